@@ -1,0 +1,1 @@
+"""The `baton` command: one module per command group; thin over the library."""

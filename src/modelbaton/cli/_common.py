@@ -1,0 +1,33 @@
+"""What every command group shares: consoles, JSON output, opening packages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ..package.load import Package, open_package
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def open_ref(ref: str, *, verify: bool = True) -> Package:
+    """A package from a folder, a `.baton` file (or, once registered, a registry reference)."""
+    return open_package(Path(ref), verify=verify)
+
+
+def human_size(n: int | float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"

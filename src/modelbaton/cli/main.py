@@ -1,0 +1,52 @@
+"""`baton`: the entry point. Errors are one line and exit code 2; `--debug` shows tracebacks."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from ..contract.errors import BatonError
+from . import demo, package
+from ._common import err
+
+app = typer.Typer(
+    name="baton", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="The ML model handoff as an executable contract. Add --debug to any command to see "
+         "tracebacks.",
+)
+package.register(app)
+demo.register(app)
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run one command line and return its exit code (used by `main` and the tests)."""
+    args = [a for a in argv if a != "--debug"]
+    debug = len(args) != len(argv)
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=args, prog_name="baton", standalone_mode=True)
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except BatonError as exc:
+        if debug:
+            raise
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as exc:  # a bug of ours: one line, and how to see more
+        if debug:
+            raise
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (run again with "
+                  "--debug for the traceback, and please report it)", markup=True,
+                  highlight=False, soft_wrap=True)
+        return 1
+    return 0
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

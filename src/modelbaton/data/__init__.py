@@ -1,0 +1,1 @@
+"""Tabular input: tables, schema inference and validation."""

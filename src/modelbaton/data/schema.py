@@ -1,0 +1,254 @@
+"""The interface schema: inferred from a sample at pack time, enforced at every prediction.
+
+`infer_fields` reads types, ranges, categories and nullability off a sample.
+`check_table` returns every way a table breaks the schema (row and field named), and
+`conform` returns the table cast to the schema's types, or raises on the first problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..contract.errors import DataError
+from ..contract.manifest import FieldSpec
+from .table import Table, n_rows
+
+MAX_CATEGORIES = 50
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One way the input breaks the interface."""
+
+    field: str
+    kind: str  # missing | extra | type | null | range | category
+    message: str
+    row: int | None = None
+
+    def __str__(self) -> str:
+        where = f"row {self.row}, field '{self.field}'" if self.row is not None \
+            else f"field '{self.field}'"
+        return f"{where}: {self.message}"
+
+
+# --- inference ---------------------------------------------------------------------------
+
+
+def infer_fields(table: Table, *, max_categories: int = MAX_CATEGORIES,
+                 categorical: Sequence[str] = ()) -> list[FieldSpec]:
+    """The schema of a sample: what a caller must send for the model to work."""
+    if not table:
+        raise DataError("the sample input has no columns")
+    if n_rows(table) == 0:
+        raise DataError("the sample input has no rows",
+                        hint="pass a few representative rows, ideally the training data")
+    return [infer_field(name, col, max_categories=max_categories,
+                        categorical=name in categorical) for name, col in table.items()]
+
+
+def infer_field(name: str, column: np.ndarray, *, max_categories: int = MAX_CATEGORIES,
+                categorical: bool = False) -> FieldSpec:
+    kind = column.dtype.kind
+    missing = _missing_mask(column)
+    nullable = bool(missing.any())
+    present = column[~missing]
+    if len(present) == 0:
+        raise DataError(f"column '{name}' has no values in the sample, so its type is unknown",
+                        hint="pass a sample in which every column has values")
+    if kind == "b":
+        return FieldSpec(name=name, type="boolean", nullable=nullable)
+    if kind in "iu":
+        return _numeric(name, "integer", present, nullable, max_categories, categorical)
+    if kind == "f":
+        integral = categorical and bool(np.all(np.mod(present, 1) == 0))
+        return _numeric(name, "integer" if integral else "number", present, nullable,
+                        max_categories, categorical)
+    if kind == "M":
+        return FieldSpec(name=name, type="datetime", nullable=nullable)
+    if kind == "O":
+        types = {type(v) for v in present}
+        if types <= {bool, np.bool_}:
+            return FieldSpec(name=name, type="boolean", nullable=nullable)
+        if types <= {str, np.str_}:
+            values = sorted(set(present.tolist()))
+            few = len(values) <= max_categories and (categorical or len(values) < len(present))
+            return FieldSpec(name=name, type="string", nullable=nullable,
+                             categories=values if few or categorical else None)
+        shown = ", ".join(sorted(t.__name__ for t in types))
+        raise DataError(f"column '{name}' holds values of type {shown}, which an interface "
+                        f"cannot describe", hint="use numbers, strings, booleans or datetimes, "
+                        "one type per column")
+    raise DataError(f"column '{name}' has unsupported dtype {column.dtype}",
+                    hint="use numbers, strings, booleans or datetimes")
+
+
+def _numeric(name: str, type_: str, present: np.ndarray, nullable: bool, max_categories: int,
+             categorical: bool) -> FieldSpec:
+    values = present.astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        raise DataError(f"column '{name}' holds infinite values",
+                        hint="replace them before packing; the interface cannot describe them")
+    categories = None
+    if categorical:
+        distinct = np.unique(present)
+        if len(distinct) <= max_categories:
+            categories = [int(v) if type_ == "integer" else float(v) for v in distinct]
+    return FieldSpec(name=name, type=type_, nullable=nullable,  # type: ignore[arg-type]
+                     minimum=_plain(values.min()), maximum=_plain(values.max()),
+                     categories=categories)
+
+
+def _plain(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _missing_mask(column: np.ndarray) -> np.ndarray:
+    kind = column.dtype.kind
+    if kind == "f":
+        return np.isnan(column)
+    if kind == "M":
+        return np.isnat(column)
+    if kind == "O":
+        return np.array([v is None or (isinstance(v, float) and v != v) for v in column],
+                        dtype=bool)
+    return np.zeros(len(column), dtype=bool)
+
+
+# --- enforcement -------------------------------------------------------------------------
+
+
+def check_table(table: Table, fields: Sequence[FieldSpec], *,
+                limit: int = 20) -> tuple[Table, list[Problem]]:
+    """Cast `table` to the schema; list the problems found (at most `limit` per field)."""
+    problems: list[Problem] = []
+    expected = {f.name for f in fields}
+    for name in table:
+        if name not in expected:
+            problems.append(Problem(name, "extra", "is not an input of this model"))
+    out: Table = {}
+    for field in fields:
+        if field.name not in table:
+            problems.append(Problem(field.name, "missing", f"is required ({field.type})"))
+            continue
+        column, found = _conform_column(table[field.name], field, limit)
+        problems.extend(found)
+        out[field.name] = column
+    return out, problems
+
+
+def conform(table: Table, fields: Sequence[FieldSpec], *, what: str = "input") -> Table:
+    """The table cast to the schema, or a DataError naming the first problem and the count."""
+    out, problems = check_table(table, fields)
+    if problems:
+        more = len(problems) - 1
+        tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        names = ", ".join(f.name for f in fields)
+        raise DataError(f"{what}: {problems[0]}{tail}",
+                        hint=f"the model takes {names}; see `baton inspect` for types and ranges")
+    return out
+
+
+def _conform_column(column: np.ndarray, field: FieldSpec,
+                    limit: int) -> tuple[np.ndarray, list[Problem]]:
+    missing = _missing_mask(column)
+    problems: list[Problem] = []
+    cast, bad_rows = _cast(column, field.type, missing)
+    for row in bad_rows[:limit]:
+        problems.append(Problem(field.name, "type",
+                                f"expected {field.type}, got {_show(column[row])}", int(row)))
+    if bad_rows:
+        return column, problems
+    if not field.nullable and missing.any():
+        for row in np.flatnonzero(missing)[:limit]:
+            problems.append(Problem(field.name, "null", "is missing but not nullable", int(row)))
+    present = ~missing
+    if field.type in ("integer", "number") and (field.minimum is not None
+                                                or field.maximum is not None):
+        values = cast.astype(np.float64)
+        low = field.minimum if field.minimum is not None else -np.inf
+        high = field.maximum if field.maximum is not None else np.inf
+        outside = present & ((values < low) | (values > high))
+        for row in np.flatnonzero(outside)[:limit]:
+            problems.append(Problem(field.name, "range", f"{_show(cast[row])} is outside "
+                                    f"[{_show(field.minimum)}, {_show(field.maximum)}]", int(row)))
+    if field.categories is not None:
+        allowed = set(field.categories)
+        for row in np.flatnonzero(present):
+            if cast[row] not in allowed:
+                shown = ", ".join(map(str, field.categories[:10]))
+                problems.append(Problem(field.name, "category",
+                                        f"{_show(cast[row])} is not one of {shown}", int(row)))
+                if len(problems) >= limit:
+                    break
+    return cast, problems
+
+
+def _cast(column: np.ndarray, type_: str, missing: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Column cast to the field type, and the rows whose value cannot be."""
+    kind = column.dtype.kind
+    if type_ == "number":
+        if kind in "iuf":
+            return column.astype(np.float64, copy=False), []
+        if kind == "O":
+            bad = [i for i, v in enumerate(column) if not missing[i] and
+                   (isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)))]
+            if not bad:
+                return np.array([np.nan if m else v for v, m in zip(column, missing)],
+                                dtype=np.float64), []
+            return column, bad
+    elif type_ == "integer":
+        if kind in "iu":
+            return column.astype(np.int64, copy=False), []
+        if kind == "f":
+            bad = np.flatnonzero(~missing & (np.mod(np.where(missing, 0, column), 1) != 0))
+            if len(bad):
+                return column, bad.tolist()
+            return (column if missing.any() else column.astype(np.int64)), []
+        if kind == "O":
+            bad = [i for i, v in enumerate(column) if not missing[i] and
+                   (isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer))
+                    and not (isinstance(v, float) and v.is_integer()))]
+            if bad:
+                return column, bad
+            if missing.any():
+                return np.array([np.nan if m else v for v, m in zip(column, missing)],
+                                dtype=np.float64), []
+            return column.astype(np.int64), []
+    elif type_ == "boolean":
+        if kind == "b":
+            return column, []
+        if kind == "O":
+            bad = [i for i, v in enumerate(column)
+                   if not missing[i] and not isinstance(v, (bool, np.bool_))]
+            return column, bad
+    elif type_ == "string":
+        if kind == "O":
+            bad = [i for i, v in enumerate(column) if not missing[i] and not isinstance(v, str)]
+            return column, bad
+    elif type_ == "datetime":
+        if kind == "M":
+            return column.astype("datetime64[us]"), []
+        if kind == "O":
+            out = np.full(len(column), np.datetime64("NaT"), dtype="datetime64[us]")
+            bad = []
+            for i, value in enumerate(column):
+                if missing[i]:
+                    continue
+                try:
+                    out[i] = np.datetime64(value)
+                except (ValueError, TypeError):
+                    bad.append(i)
+            return (column if bad else out), bad
+    return column, [i for i in range(len(column)) if not missing[i]]
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, str) else str(value)

@@ -1,0 +1,283 @@
+"""Tabular data as ordered columns of numpy arrays, from whatever a user has.
+
+A `Table` is a ``dict[str, numpy.ndarray]`` whose arrays all have the same length. It is
+what flows between the loader, the schema checks and the flavors, so a prediction needs
+no pandas round-trip unless the model or its feature code asks for a DataFrame.
+Missing values are NaN in float columns and None in object columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..contract.errors import DataError, MissingExtraError
+
+Table = dict[str, np.ndarray]
+FILE_FORMATS = (".csv", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
+
+
+def n_rows(table: Table) -> int:
+    return len(next(iter(table.values()))) if table else 0
+
+
+def to_table(data: Any, columns: Sequence[str] | None = None) -> Table:
+    """Columns from a DataFrame, a dict of columns, a list of records or a 2-D array."""
+    module = type(data).__module__.split(".")[0]
+    if module == "pandas" and hasattr(data, "columns"):
+        table = {str(c): _frame_column(data[c]) for c in data.columns}
+    elif module == "pyarrow" and hasattr(data, "column_names"):
+        table = {name: _column(data.column(name).to_pylist()) for name in data.column_names}
+    elif isinstance(data, Mapping):
+        table = {str(k): _column(v) for k, v in data.items()}
+    elif isinstance(data, np.ndarray) or module in ("torch",):
+        array = np.asarray(data)
+        if array.ndim == 1:
+            array = array.reshape(1, -1) if columns and len(columns) == len(array) > 1 else \
+                array.reshape(-1, 1)
+        if array.ndim != 2:
+            raise DataError(f"expected a 2-D array of rows, got shape {array.shape}")
+        names = list(columns) if columns else [f"x{i}" for i in range(array.shape[1])]
+        if len(names) != array.shape[1]:
+            raise DataError(f"the array has {array.shape[1]} columns but the interface has "
+                            f"{len(names)} inputs", hint=f"send columns {', '.join(names)}")
+        table = {name: _column(array[:, i]) for i, name in enumerate(names)}
+    elif isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        table = _from_records(data)
+    else:
+        raise DataError(f"cannot use {type(data).__name__} as tabular input",
+                        hint="pass a pandas DataFrame, a dict of columns, a list of records "
+                             "or a 2-D numpy array")
+    lengths = {name: len(col) for name, col in table.items()}
+    if len(set(lengths.values())) > 1:
+        raise DataError("columns have different lengths: "
+                        + ", ".join(f"{k}={v}" for k, v in lengths.items()))
+    return table
+
+
+def _from_records(records: Sequence[Any]) -> Table:
+    names: dict[str, None] = {}
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise DataError(f"row {i}: expected an object of field values, "
+                            f"got {type(record).__name__}")
+        names.update(dict.fromkeys(str(k) for k in record))
+    return {name: _column([r.get(name) for r in records]) for name in names}
+
+
+def _frame_column(series: Any) -> np.ndarray:
+    kind = str(series.dtype)
+    if kind == "category" or kind.startswith(("string", "str")) or kind == "object":
+        values = series.astype(object).where(series.notna(), None)
+        return _column(values.tolist())
+    if kind in ("boolean",):
+        return series.to_numpy(dtype=object, na_value=None) if series.isna().any() \
+            else series.to_numpy(dtype=bool)
+    if kind[:1] in ("I", "U", "F") or kind in ("Int64", "Float64"):  # pandas nullable numbers
+        if series.isna().any():
+            return series.to_numpy(dtype="float64", na_value=np.nan)
+        return series.to_numpy(dtype="int64" if kind[0] in "IU" else "float64")
+    if kind.startswith("datetime64"):
+        return series.to_numpy().astype("datetime64[us]")
+    return series.to_numpy()
+
+
+def _column(values: Any) -> np.ndarray:
+    """One column as the narrowest array that holds it without loss."""
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        if values.dtype.kind == "M":
+            return values.astype("datetime64[us]")
+        return values.astype(object) if values.dtype.kind in "US" else values
+    items = list(values)
+    present = [v for v in items if v is not None and not (isinstance(v, float) and v != v)]
+    if present and all(isinstance(v, (bool, np.bool_)) for v in present):
+        return np.array(items, dtype=bool) if len(present) == len(items) else \
+            np.array(items, dtype=object)
+    if present and all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+                       for v in present):
+        if len(present) == len(items):
+            return np.array(items, dtype=np.int64)
+        return np.array([np.nan if v is None else v for v in items], dtype=np.float64)
+    if present and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                       for v in present):
+        return np.array([np.nan if v is None else v for v in items], dtype=np.float64)
+    out = np.empty(len(items), dtype=object)
+    out[:] = [None if (isinstance(v, float) and v != v) else v for v in items]
+    return out
+
+
+def to_frame(table: Table) -> Any:
+    try:
+        import pandas as pd
+    except ImportError:
+        raise MissingExtraError("pandas", "data") from None
+    return pd.DataFrame({name: col for name, col in table.items()})
+
+
+def to_records(table: Table) -> list[dict[str, Any]]:
+    names = list(table)
+    columns = [python_values(table[n]) for n in names]
+    return [dict(zip(names, row)) for row in zip(*columns)]
+
+
+def python_values(column: np.ndarray) -> list[Any]:
+    """Plain Python values for JSON: NaN becomes None, datetimes ISO strings."""
+    if column.dtype.kind == "f":
+        return [None if v != v else v for v in column.tolist()]
+    if column.dtype.kind == "M":
+        return [None if np.isnat(v) else str(v) for v in column]
+    if column.dtype == object:
+        return [v.item() if isinstance(v, np.generic) else v for v in column.tolist()]
+    return column.tolist()
+
+
+def select_rows(table: Table, index: Any) -> Table:
+    return {name: col[index] for name, col in table.items()}
+
+
+# --- files -------------------------------------------------------------------------------
+
+
+def read_table(path: str | Path, *, string_columns: Sequence[str] = ()) -> Table:
+    """Read CSV, Parquet or JSON Lines; errors name the file and, where known, the row."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix not in FILE_FORMATS:
+        raise DataError(f"{path}: unsupported file type '{suffix or path.name}'",
+                        hint="use .csv, .parquet or .jsonl")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty")
+    if suffix in (".parquet", ".pq"):
+        return _read_parquet(path)
+    if suffix == ".csv":
+        return _read_csv(path, set(string_columns))
+    return _read_json(path)
+
+
+def _read_parquet(path: Path) -> Table:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise MissingExtraError("pyarrow", "data") from None
+    try:
+        arrow = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+    return {name: _arrow_column(arrow.column(name)) for name in arrow.column_names}
+
+
+def _arrow_column(column: Any) -> np.ndarray:
+    import pyarrow as pa
+
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        column = column.cast(kind.value_type)
+        kind = column.type
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return column.to_numpy(zero_copy_only=False).astype("datetime64[us]")
+    if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and column.null_count == 0:
+        return column.to_numpy(zero_copy_only=False)
+    return _column(column.to_pylist())
+
+
+def _read_csv(path: Path, string_columns: set[str]) -> Table:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError(f"{path} is empty") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+        if len(set(header)) != len(header):
+            dup = next(h for h in header if header.count(h) > 1)
+            raise DataError(f"{path}: column '{dup}' appears twice in the header")
+        rows: list[list[str]] = []
+        try:
+            for line_no, row in enumerate(reader, start=2):
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise DataError(f"{path}:{line_no}: {len(row)} values for "
+                                    f"{len(header)} columns")
+                rows.append(row)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+    columns = list(zip(*rows)) if rows else [()] * len(header)
+    return {name: _parse_text(values, as_string=name in string_columns)
+            for name, values in zip(header, columns)}
+
+
+def _parse_text(values: Sequence[str], as_string: bool) -> np.ndarray:
+    """The narrowest type every non-empty value parses as: int, float, bool or text."""
+    cells = [None if v == "" else v for v in values]
+    present = [v for v in cells if v is not None]
+    if not as_string and present:
+        for parse in (int, float):
+            try:
+                parsed = [None if v is None else parse(v) for v in cells]
+            except ValueError:
+                continue
+            return _column(parsed)
+        lowered = {v.lower() for v in present}
+        if lowered <= {"true", "false"}:
+            return _column([None if v is None else v.lower() == "true" for v in cells])
+    out = np.empty(len(cells), dtype=object)
+    out[:] = cells
+    return out
+
+
+def _read_json(path: Path) -> Table:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+        return to_table(data)
+    records = []
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from None
+    if not records:
+        raise DataError(f"{path} has no records")
+    return to_table(records)
+
+
+def write_table(table: Table, path: str | Path) -> None:
+    """Write CSV, Parquet or JSON Lines by the file's extension, atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    tmp = path.with_name(f".{path.name}.tmp")
+    if suffix in (".parquet", ".pq"):
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise MissingExtraError("pyarrow", "data") from None
+        pq.write_table(pa.table({k: python_values(v) for k, v in table.items()}), tmp)
+    elif suffix == ".csv":
+        with tmp.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(list(table))
+            columns = [python_values(c) for c in table.values()]
+            writer.writerows(["" if v is None else v for v in row] for row in zip(*columns))
+    elif suffix in (".jsonl", ".ndjson"):
+        with tmp.open("w", encoding="utf-8") as handle:
+            for record in to_records(table):
+                handle.write(json.dumps(record) + "\n")
+    else:
+        raise DataError(f"{path}: unsupported output type '{suffix}'",
+                        hint="use .csv, .parquet or .jsonl")
+    tmp.replace(path)

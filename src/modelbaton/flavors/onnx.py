@@ -1,0 +1,136 @@
+"""ONNX, run by onnxruntime on the CPU.
+
+One graph input takes the whole row matrix; several inputs take one column each, by name
+(as skl2onnx writes them). A second output holding probabilities, as a tensor or as
+skl2onnx's ZipMap, becomes the class probabilities.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..contract.errors import DataError, FlavorError
+from ..contract.manifest import ModelSection
+from .base import Description, Flavor, Saved, as_matrix, module_root
+
+_DTYPES = {
+    "tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32, "tensor(string)": object, "tensor(bool)": np.bool_,
+}
+_CLASSIFIER_OPS = ("TreeEnsembleClassifier", "LinearClassifier", "SVMClassifier")
+
+
+class OnnxFlavor(Flavor):
+    name = "onnx"
+    module = "onnxruntime"
+    distribution = "onnxruntime"
+    extra = "onnx"
+    suffixes = (".onnx",)
+
+    @classmethod
+    def handles(cls, model: Any) -> bool:
+        if isinstance(model, (str, Path)):
+            return str(model).endswith(".onnx")
+        return module_root(model) == "onnx" and hasattr(model, "SerializeToString")
+
+    def describe(self, model: Any) -> Description:
+        graph = _graph(model)
+        ops: dict[str, int] = {}
+        for node in graph.node:
+            ops[node.op_type] = ops.get(node.op_type, 0) + 1
+        shown = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in ops.items())
+        labels = _class_labels(graph)
+        return Description(
+            architecture=f"ONNX graph {graph.name or ''} ({len(graph.node)} nodes: {shown})",
+            hyperparameters={},
+            labels=labels,
+            task="classification" if labels is not None else None,
+        )
+
+    def save(self, model: Any, model_dir: Path, sample: Any = None) -> Saved:
+        path = model_dir / "model.onnx"
+        data = Path(model).read_bytes() if isinstance(model, (str, Path)) \
+            else model.SerializeToString()
+        path.write_bytes(data)
+        return Saved(artifact="model/model.onnx", serialization="onnx")
+
+    def load(self, path: Path, section: ModelSection) -> Any:
+        ort = self.import_library()
+        try:
+            return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise FlavorError(f"onnxruntime cannot load {path.name}: {exc}") from None
+
+    def read_file(self, path: Path) -> Any:
+        return path
+
+    def predict(self, model: Any, inputs: Any) -> np.ndarray:
+        return np.asarray(self._run(model, inputs)[0])
+
+    def predict_proba(self, model: Any, inputs: Any) -> np.ndarray | None:
+        return self.predict_with_proba(model, inputs)[1]
+
+    def predict_with_proba(self, model: Any, inputs: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        outputs = self._run(model, inputs)
+        first = np.asarray(outputs[0])
+        if len(outputs) < 2:
+            return first, None
+        second = outputs[1]
+        if isinstance(second, list) and second and isinstance(second[0], dict):  # ZipMap
+            keys = list(second[0])
+            return first, np.array([[row[k] for k in keys] for row in second], dtype=np.float64)
+        return first, np.asarray(second)
+
+    def wants_frame(self, model: Any) -> bool:
+        """A graph with one input per column is fed by name, from a DataFrame."""
+        if hasattr(model, "get_inputs"):
+            return len(model.get_inputs()) > 1
+        graph = _graph(model)
+        weights = {init.name for init in graph.initializer}
+        return len([i for i in graph.input if i.name not in weights]) > 1
+
+    def _run(self, session: Any, inputs: Any) -> list[Any]:
+        graph_inputs = session.get_inputs()
+        if len(graph_inputs) == 1:
+            spec = graph_inputs[0]
+            feeds = {spec.name: as_matrix(inputs, _DTYPES.get(spec.type, np.float32))}
+        else:
+            columns = _columns(inputs)
+            missing = [s.name for s in graph_inputs if s.name not in columns]
+            if missing:
+                raise DataError(f"the ONNX graph needs inputs {', '.join(missing)}")
+            feeds = {s.name: np.asarray(columns[s.name]).astype(
+                _DTYPES.get(s.type, np.float32)).reshape(-1, 1) for s in graph_inputs}
+        return session.run(None, feeds)
+
+
+def _columns(inputs: Any) -> dict[str, Any]:
+    if hasattr(inputs, "columns"):
+        return {str(c): inputs[c].to_numpy() for c in inputs.columns}
+    raise DataError("this ONNX graph takes one input per column; pass named columns")
+
+
+def _graph(model: Any) -> Any:
+    try:
+        import onnx
+    except ImportError:
+        from ..contract.errors import MissingExtraError
+
+        raise MissingExtraError("onnx", "onnx") from None
+    proto = onnx.load(str(model)) if isinstance(model, (str, Path)) else model
+    return proto.graph
+
+
+def _class_labels(graph: Any) -> list[Any] | None:
+    """The class labels a classifier node records (skl2onnx graphs carry them)."""
+    for node in graph.node:
+        if node.op_type in _CLASSIFIER_OPS:
+            for attr in node.attribute:
+                if attr.name == "classlabels_int64s" and attr.ints:
+                    return [int(v) for v in attr.ints]
+                if attr.name == "classlabels_strings" and attr.strings:
+                    return [v.decode() for v in attr.strings]
+    return None

@@ -1,0 +1,1 @@
+"""Package capture, packing, archives, integrity and loading."""

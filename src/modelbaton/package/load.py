@@ -1,0 +1,145 @@
+"""Opening a package (folder or `.baton` file) and loading it as a `Predictor`.
+
+Every load checks every file against the manifest first and fails closed, naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..contract.errors import FlavorError, PackageError, UnsafeInputError
+from ..contract.io import MANIFEST_NAME, manifest_digest, read_manifest
+from ..contract.manifest import Manifest
+from ..flavors import get_flavor
+from ..settings import baton_home
+from .archive import extract_archive, is_archive
+from .integrity import sha256_file, verify_files
+from .predictor import Predictor
+
+CODE_DIR = "code"
+
+
+@dataclass(frozen=True)
+class Package:
+    """A package on disk: its folder, its manifest and its digest."""
+
+    root: Path
+    manifest: Manifest
+    digest: str
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST_NAME
+
+
+def open_package(path: str | Path, *, verify: bool = True) -> Package:
+    """Read a package folder or `.baton` archive; with `verify`, check every file digest."""
+    path = Path(path)
+    if not path.exists():
+        raise PackageError(f"{path} does not exist",
+                           hint="give a package folder, a .baton file or a registry reference")
+    if is_archive(path):
+        path = _extracted(path)
+    elif path.is_file() and path.name == MANIFEST_NAME:
+        path = path.parent
+    elif not path.is_dir():
+        raise PackageError(f"{path} is not a package", hint="expected a folder with baton.yaml "
+                           "or a .baton file")
+    manifest_path = path / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise PackageError(f"{path} has no {MANIFEST_NAME}",
+                           hint="is this a package? `baton pack` creates one")
+    manifest = read_manifest(manifest_path)
+    if verify:
+        verify_files(path, manifest)
+    return Package(root=path, manifest=manifest, digest=manifest_digest(manifest_path))
+
+
+def _extracted(archive: Path) -> Path:
+    """Archives are extracted once into a cache keyed by their sha256."""
+    target = baton_home() / "cache" / "packages" / sha256_file(archive)
+    if not (target / MANIFEST_NAME).is_file():
+        extract_archive(archive, target)
+    return target
+
+
+def load(path: str | Path | Package, *, allow_pickle: bool = False,
+         verify: bool = True) -> Predictor:
+    """Load a package as a Predictor that runs its preprocessing, then its model.
+
+    `allow_pickle` must be True to load a pickled artifact; it runs code on load.
+    """
+    package = path if isinstance(path, Package) else open_package(path, verify=verify)
+    manifest = package.manifest
+    section = manifest.model
+    if (section.allow_pickle or section.serialization == "pickle") and not allow_pickle:
+        raise UnsafeInputError(
+            f"{package.root}: the model is a pickle, which can run arbitrary code when loaded",
+            hint="pass allow_pickle=True (--allow-pickle) only if you trust its author")
+    flavor = get_flavor(section.flavor)
+    artifact = package.root / section.artifact
+    if not artifact.is_file():
+        raise PackageError(f"the model artifact {section.artifact} is missing",
+                           where=str(package.root))
+    with code_on_path(package.root / CODE_DIR):
+        model = flavor.load(artifact, section)
+        entry = manifest.preprocessing.entry_point if manifest.preprocessing else None
+        preprocess = resolve_entry_point(entry) if entry else None
+    return Predictor(manifest=manifest, root=package.root, digest=package.digest, flavor=flavor,
+                     model=model, preprocess=preprocess,
+                     wants_frame=section.options.get("input") == "dataframe")
+
+
+def resolve_entry_point(entry: str) -> Any:
+    """`module:attribute` from the shipped code, with an error that says what to fix."""
+    module_name, sep, attr = entry.partition(":")
+    if not sep or not module_name or not attr:
+        raise FlavorError(f"entry point '{entry}' is not of the form module:function")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except ImportError as exc:
+        raise FlavorError(f"cannot import preprocessing entry point {entry}: {exc}",
+                          hint="is the module in code/? Are its imports in the lock?") from None
+    except AttributeError:
+        raise FlavorError(f"preprocessing entry point {entry}: module '{module_name}' has no "
+                          f"'{attr}'") from None
+    if not callable(target):
+        raise FlavorError(f"preprocessing entry point {entry} is not callable")
+    return target
+
+
+@contextlib.contextmanager
+def code_on_path(code_dir: Path) -> Iterator[None]:
+    """Import the package's own code, isolated from same-named modules of other packages.
+
+    Modules with the code's names are set aside during the load and restored after it,
+    so a champion and a challenger that both ship `features.py` load side by side; the
+    loaded functions keep their own module globals.
+    """
+    if not code_dir.is_dir():
+        yield
+        return
+    names = {p.stem for p in code_dir.iterdir() if p.suffix == ".py" or p.is_dir()}
+
+    def ours(module: str) -> bool:
+        return module.split(".")[0] in names
+
+    saved = {m: sys.modules.pop(m) for m in list(sys.modules) if ours(m)}
+    sys.path.insert(0, str(code_dir))
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(code_dir))
+        for module in [m for m in sys.modules if ours(m)]:
+            del sys.modules[module]
+        sys.modules.update(saved)

@@ -1,0 +1,182 @@
+"""Packing a real scikit-learn pipeline, handing it over and loading it back."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+import modelbaton
+from modelbaton.contract.errors import DataError, IntegrityError, PackageError, UnsafeInputError
+from modelbaton.contract.io import read_manifest
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    """A table with numbers, a category, an integer and missing values, and a label."""
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame({
+        "tenure": rng.integers(0, 72, n),
+        "charges": rng.normal(70, 20, n).round(2),
+        "plan": rng.choice(["basic", "plus", "pro"], n),
+        "score": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
+    })
+    y = (frame["charges"] > 70).astype(int)
+    pre = ColumnTransformer([
+        ("num", StandardScaler(), ["tenure", "charges"]),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan"]),
+    ])
+    model = make_pipeline(pre, RandomForestClassifier(20, random_state=0))
+    model.fit(frame.fillna({"score": 0}), y)
+    return model, frame.fillna({"score": 0}), frame, y
+
+
+def test_pipeline_round_trip_predicts_exactly(tmp_path, mixed):
+    model, train, _, _ = mixed
+    path = modelbaton.pack(model, tmp_path / "pkg", sample_input=train, name="churn",
+                           version="1")
+    predictor = modelbaton.load(path)
+    np.testing.assert_array_equal(predictor.predict(train), model.predict(train))
+    np.testing.assert_array_equal(predictor.predict_proba(train), model.predict_proba(train))
+
+    manifest = read_manifest(path / "baton.yaml")
+    fields = {f.name: f for f in manifest.interface.inputs}
+    assert fields["tenure"].type == "integer"
+    assert fields["charges"].type == "number"
+    assert fields["plan"].categories == ["basic", "plus", "pro"]
+    assert manifest.interface.labels == [0, 1]
+    assert [f.name for f in manifest.interface.outputs] == [
+        "prediction", "probability_0", "probability_1"]
+    assert manifest.golden.rows == 20
+    assert manifest.model.serialization == "skops"
+    assert "ColumnTransformer" in manifest.model.architecture
+    lock = (path / "env" / "requirements.lock").read_text()
+    assert f"scikit-learn=={__import__('sklearn').__version__}" in lock
+    assert "skops==" in lock and "numpy==" in lock
+    # Every file is listed with its digest; the manifest itself and receipts are not.
+    listed = {f.path for f in manifest.files}
+    assert listed == {"model/model.skops", "data/golden.json", "env/requirements.lock"}
+
+
+def test_nullable_inferred_from_missing_values(tmp_path, mixed):
+    model, _, with_nan, _ = mixed
+    sample = with_nan.fillna({"score": 0.5})
+    sample.loc[0, "score"] = np.nan
+    path = modelbaton.pack(model, tmp_path / "pkg", sample_input=sample, name="churn",
+                           version="1", flavor="sklearn", golden_rows=5)
+    fields = {f.name: f for f in read_manifest(path / "baton.yaml").interface.inputs}
+    assert fields["score"].nullable and not fields["charges"].nullable
+
+
+def test_feature_code_runs_before_the_model(tmp_path, iris):
+    X, y = iris
+    code = tmp_path / "features.py"
+    code.write_text(textwrap.dedent("""
+        import numpy as np
+
+        def transform(df):
+            out = df.copy()
+            out["petal_area"] = df["petal_length"] * df["petal_width"]
+            return out
+    """))
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("features_under_test", code)
+    features = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(features)
+    model = LogisticRegression(max_iter=1000).fit(features.transform(X), y)
+
+    path = modelbaton.pack(model, tmp_path / "pkg", sample_input=X, name="iris", version="1",
+                           code=code, preprocessing="features:transform")
+    shutil.move(path, tmp_path / "handed-over")  # the receiving team gets only the folder
+    predictor = modelbaton.load(tmp_path / "handed-over")
+    # Raw inputs in, the feature code applied, the same predictions out.
+    np.testing.assert_array_equal(predictor.predict(X), model.predict(features.transform(X)))
+    assert [f.name for f in predictor.inputs] == list(X.columns)
+    assert predictor.labels == ["setosa", "versicolor", "virginica"]
+    assert "numpy==" in (tmp_path / "handed-over" / "env" / "requirements.lock").read_text()
+
+
+def test_tampered_artifact_fails_closed_naming_the_file(tmp_path, iris):
+    X, y = iris
+    path = modelbaton.pack(LogisticRegression(max_iter=500).fit(X, y), tmp_path / "pkg",
+                           sample_input=X, name="iris", version="1")
+    artifact = path / "model" / "model.skops"
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    artifact.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="model/model.skops differs"):
+        modelbaton.load(path)
+
+
+def test_missing_and_extra_files_are_named(tmp_path, iris):
+    X, y = iris
+    path = modelbaton.pack(LogisticRegression(max_iter=500).fit(X, y), tmp_path / "pkg",
+                           sample_input=X, name="iris", version="1")
+    (path / "notes.txt").write_text("not packed")
+    with pytest.raises(IntegrityError, match="not listed in the manifest: notes.txt"):
+        modelbaton.load(path)
+    (path / "notes.txt").unlink()
+    (path / "data" / "golden.json").unlink()
+    with pytest.raises(IntegrityError, match="missing: data/golden.json"):
+        modelbaton.load(path)
+
+
+def test_predicting_with_bad_columns_names_row_and_field(tmp_path, iris):
+    X, y = iris
+    predictor = modelbaton.load(modelbaton.pack(
+        LogisticRegression(max_iter=500).fit(X, y), tmp_path / "pkg", sample_input=X,
+        name="iris", version="1"))
+    with pytest.raises(DataError, match="field 'petal_width': is required"):
+        predictor.predict(X.drop(columns="petal_width"))
+    with pytest.raises(DataError, match="field 'extra': is not an input"):
+        predictor.predict(X.assign(extra=1))
+    bad = X.head(3).astype(object)
+    bad.loc[2, "sepal_length"] = "wide"
+    with pytest.raises(DataError, match="row 2, field 'sepal_length': expected number, got 'wide'"):
+        predictor.predict(bad)
+    with pytest.raises(DataError, match="row 0, field 'sepal_width': 99 is outside"):
+        predictor.predict(X.head(1).assign(sepal_width=99.0))
+
+
+def test_pickle_needs_consent_at_pack_and_load(tmp_path, iris):
+    X, y = iris
+
+    class Custom:  # not from a supported library, code not shipped
+        def __init__(self):
+            self.model = LogisticRegression(max_iter=500).fit(X, y)
+
+        def predict(self, data):
+            return self.model.predict(data)
+
+    with pytest.raises(UnsafeInputError, match="allow_pickle=True"):
+        modelbaton.pack(Custom(), tmp_path / "pkg", sample_input=X, name="c", version="1")
+
+
+def test_existing_target_is_not_overwritten_without_permission(tmp_path, iris):
+    X, y = iris
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    path = modelbaton.pack(model, tmp_path / "pkg", sample_input=X, name="iris", version="1")
+    before = (path / "baton.yaml").read_text()
+    with pytest.raises(PackageError, match="already exists"):
+        modelbaton.pack(model, path, sample_input=X, name="iris", version="2")
+    assert (path / "baton.yaml").read_text() == before
+
+
+def test_failed_pack_leaves_nothing_behind(tmp_path, iris):
+    X, y = iris
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    with pytest.raises(modelbaton.BatonError):
+        modelbaton.pack(model, tmp_path / "pkg", sample_input=X.head(0), name="iris",
+                        version="1")
+    assert list(tmp_path.iterdir()) == []
