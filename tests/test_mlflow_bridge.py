@@ -234,6 +234,8 @@ def test_python_function_models_run_through_mlflow(tmp_path, cli, models, iris):
     accepted = cli("import", "mlflow", folder, "--out", tmp_path / "pickled", "--name", "d",
                    "--version", "1", "--allow-pickle")
     assert accepted.code == 0, accepted.err
+    assert "as d 1 at" in accepted.out and "mlflow (mlflow-pyfunc)" in accepted.out
+    assert "TODO markers MLflow cannot fill: description, owners" in accepted.out
     assert read_manifest(tmp_path / "pickled" / "baton.yaml").model.allow_pickle
     with pytest.raises(modelbaton.BatonError, match="pickle"):
         modelbaton.load(tmp_path / "pickled")
@@ -316,6 +318,9 @@ def test_bad_sources_are_one_line_errors(tmp_path, cli, models, iris, monkeypatc
              sample, "--out", tmp_path / "from-sample")
     assert ok.code == 0, ok.err
     assert read_manifest(tmp_path / "from-sample" / "baton.yaml").golden.rows == 20
+    X.head(30).rename(columns={"petal_width": "petal_w"}).to_csv(sample, index=False)
+    fails(no_example, "--name", "x", "--version", "1", "--sample", sample,
+          match="rows.csv: field 'petal_w': is not an input")  # the signature decides
 
     fails(models["xgboost"][0], "--name", "x", match="needs --version")
 
@@ -564,11 +569,12 @@ def test_registered_model_brings_its_run_along(tmp_path, cli, monkeypatch, mlflo
                                   model.predict(X))
 
     by_alias = import_model("models:/iris-lr@champion", tmp_path / "alias")
+    by_latest = import_model("models:/iris-lr/latest", tmp_path / "latest")
     by_run = import_model(f"runs:/{run_id}/model", tmp_path / "run", name="iris-lr",
                           version="run-1")
     golden = (tmp_path / "pkg" / "data" / "golden.json").read_text()
-    assert (by_alias.path / "data" / "golden.json").read_text() == golden
-    assert (by_run.path / "data" / "golden.json").read_text() == golden
+    for other in (by_alias, by_latest, by_run):
+        assert (other.path / "data" / "golden.json").read_text() == golden
     assert read_manifest(by_run.path / "baton.yaml").lineage.run_id == run_id
 
 
@@ -576,8 +582,10 @@ def test_unknown_models_versions_and_runs_are_one_line_errors(cli, monkeypatch,
                                                               mlflow_server, registered):
     monkeypatch.setenv(TRACKING, mlflow_server)
     run_id, _ = registered
-    for source in ("models:/no-such-model/1", "models:/iris-lr/99", "runs:/0123456789abcdef/model",
-                   f"runs:/{run_id}/no-such-path", "models:/iris-lr@nobody"):
+    for source in ("models:/no-such-model/1", "models:/iris-lr/99", "models:/iris-lr@nobody",
+                   "models:/iris-lr/Production", "models:/iris-lr",
+                   "runs:/0123456789abcdef/model", f"runs:/{run_id}/no-such-path",
+                   f"runs:/{run_id}"):
         result = cli("import", "mlflow", source, "--version", "1")
         assert result.code == 2, (source, result)
         assert source in result.err and "Traceback" not in result.err, result.err

@@ -73,10 +73,11 @@ def import_mlflow(
     out.print(f"imported [bold]{done.source}[/] ({done.mlflow_flavor}) as "
               f"[bold]{manifest.name} {manifest.version}[/] at {done.path}  "
               f"(digest {package.digest[:12]})")
-    out.print(f"model: {manifest.model.flavor} ({manifest.model.serialization}); "
-              f"{len(manifest.interface.inputs)} inputs from the {done.inputs_from}; "
-              f"{manifest.golden.rows if manifest.golden else 0} golden examples from "
-              f"{done.golden_from.replace('_', ' ')}, outputs recomputed")
+    if done.inputs_from != "package":  # else a note says it came back unchanged
+        out.print(f"model: {manifest.model.flavor} ({manifest.model.serialization}); "
+                  f"{len(manifest.interface.inputs)} inputs from the {done.inputs_from}; "
+                  f"{manifest.golden.rows if manifest.golden else 0} golden examples from "
+                  f"{done.golden_from.replace('_', ' ')}, outputs recomputed")
     if done.run_id:
         git = manifest.lineage.git_commit if manifest.lineage else None
         out.print(f"from run {done.run_id}: {done.params} parameters, {done.metrics} metrics"

@@ -98,5 +98,5 @@ def mlflow_error(what: str, exc: Any) -> BatonError:
     if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
         uri = os.environ.get(TRACKING_VARIABLE, "")
         return PackageError(f"{what}: not found on the MLflow server {shown(uri)} ({message})",
-                            hint="check the name, version or run id")
+                            hint="check the name, version, run id or artifact path")
     return BatonError(f"{what}: MLflow says: {message}")

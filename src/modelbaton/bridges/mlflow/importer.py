@@ -42,7 +42,7 @@ from ...contract.errors import (
 )
 from ...contract.io import read_manifest
 from ...contract.manifest import TODO, Draft, FieldSpec, Lineage
-from ...data.schema import infer_fields
+from ...data.schema import conform, infer_fields
 from ...data.table import Table, read_table, to_table
 from ...flavors import get_flavor
 from ...flavors.mlflow import PyfuncFolder
@@ -55,10 +55,9 @@ from ._client import mlflow_module, quiet, shown
 from ._source import Source, fetch
 from .exporter import LOADER_MODULE
 
-#: MLflow flavors that become a Baton flavor of their own, in the order they are preferred.
-NATIVE = {"sklearn": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm", "onnx": "onnx",
-          "pytorch": "torch"}
-SUPPORTED = (*NATIVE, "python_function")
+#: MLflow flavors that become a Baton flavor of their own, in the order they are preferred;
+#: any other model with a python_function flavor runs through MLflow.
+SUPPORTED = ("sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "python_function")
 _MLFLOW_DISTRIBUTIONS = {"mlflow", "mlflow-skinny", "mlflow-tracing"}
 #: Modules whose types can run code; no MLmodel may make skops trust them.
 _CODE_RUNNING = {"builtins", "os", "posix", "nt", "subprocess", "sys", "shutil", "importlib",
@@ -90,9 +89,10 @@ class Imported:
 
 @dataclass
 class _Loaded:
+    """The model object, the Baton flavor that packs it, and the code it needs."""
+
     model: Any
     flavor: str
-    serialization: str
     code: Path | None = None
 
 
@@ -131,6 +131,7 @@ def import_model(source: str | Path, path: str | Path | None = None, *,
         loaded = _load(src, mlflow_flavor, flavors[mlflow_flavor], allow_pickle)
         table, golden_from = _sample(src, meta, sample)
         inputs, inputs_from = _inputs(meta, table, from_example=sample is None)
+        table = conform(table, inputs, what=golden_from)  # names the file on a mismatch
         draft = _draft(handoff, src, name=name, version=version)
         lock = Path(work) / "requirements.lock"
         notes = list(src.notes)
@@ -207,12 +208,7 @@ def _load(src: Source, mlflow_flavor: str, conf: dict[str, Any], allow_pickle: b
 
 def _load_sklearn(src: Source, conf: dict[str, Any], allow_pickle: bool) -> _Loaded:
     path = _artifact(src, conf, "pickled_model", "sklearn")
-    serialization = conf.get("serialization_format") or "pickle"
-    if serialization == "skops":
-        return _Loaded(_skops(src, path, conf), "sklearn", "skops")
-    _consent(src, "sklearn", serialization, allow_pickle)
-    return _Loaded(mlflow_module().sklearn.load_model(str(src.folder)), "sklearn",
-                   serialization)
+    return _skops_or_pickle(src, conf, path, "sklearn", allow_pickle, default="pickle")
 
 
 def _load_xgboost(src: Source, conf: dict[str, Any], allow_pickle: bool) -> _Loaded:
@@ -224,37 +220,31 @@ def _load_xgboost(src: Source, conf: dict[str, Any], allow_pickle: bool) -> _Loa
         raise FlavorError(f"{src.uri}: unsupported XGBoost model class {qualified}",
                           hint=f"supported: Booster, {', '.join(XGBOOST_CLASSES)}")
     if kind == "Booster":
-        return _Loaded(xgb.Booster(model_file=str(path)), "xgboost",
-                       conf.get("model_format", "xgb"))
+        return _Loaded(xgb.Booster(model_file=str(path)), "xgboost")
     model = getattr(xgb, kind)()
     model.load_model(str(path))
-    return _Loaded(model, "xgboost", conf.get("model_format", "xgb"))
+    return _Loaded(model, "xgboost")
 
 
 def _load_lightgbm(src: Source, conf: dict[str, Any], allow_pickle: bool) -> _Loaded:
     path = _artifact(src, conf, "data", "lightgbm")
     if str(conf.get("model_class", "")).endswith(".Booster") or path.suffix in (".lgb", ".txt"):
         lgb = get_flavor("lightgbm").import_library()
-        return _Loaded(lgb.Booster(model_file=str(path)), "lightgbm", "lightgbm-text")
-    serialization = conf.get("serialization_format") or "cloudpickle"
-    if serialization == "skops":
-        return _Loaded(_skops(src, path, conf), "lightgbm", "skops")
-    _consent(src, "lightgbm", serialization, allow_pickle)
-    return _Loaded(mlflow_module().lightgbm.load_model(str(src.folder)), "lightgbm",
-                   serialization)
+        return _Loaded(lgb.Booster(model_file=str(path)), "lightgbm")
+    return _skops_or_pickle(src, conf, path, "lightgbm", allow_pickle, default="cloudpickle")
 
 
 def _load_onnx(src: Source, conf: dict[str, Any], allow_pickle: bool) -> _Loaded:
-    return _Loaded(_artifact(src, conf, "data", "onnx"), "onnx", "onnx")
+    return _Loaded(_artifact(src, conf, "data", "onnx"), "onnx")
 
 
 def _load_pytorch(src: Source, conf: dict[str, Any], allow_pickle: bool) -> _Loaded:
     data = _artifact(src, conf, "model_data", "pytorch")
     exported = data / "model.pt2"
     if exported.is_file():  # MLflow 3's default: torch.export, no pickle
-        return _Loaded(get_flavor("torch").read_file(exported), "torch", "torch-export")
+        return _Loaded(get_flavor("torch").read_file(exported), "torch")
     _consent(src, "pytorch", "pickle", allow_pickle)
-    return _Loaded(mlflow_module().pytorch.load_model(str(src.folder)), "torch", "pickle")
+    return _Loaded(mlflow_module().pytorch.load_model(str(src.folder)), "torch")
 
 
 def _load_pyfunc(src: Source, allow_pickle: bool) -> _Loaded:
@@ -263,7 +253,17 @@ def _load_pyfunc(src: Source, allow_pickle: bool) -> _Loaded:
         _consent(src, "python_function", f"its loader {folder.conf.get('loader_module')}",
                  allow_pickle, kept=True)
     folder.model  # noqa: B018 - load it now, so a broken model fails here
-    return _Loaded(folder, "mlflow", "mlflow-pyfunc")
+    return _Loaded(folder, "mlflow")
+
+
+def _skops_or_pickle(src: Source, conf: dict[str, Any], path: Path, flavor: str,
+                     allow_pickle: bool, default: str) -> _Loaded:
+    """skops loads what MLflow recorded as trusted; (cloud)pickle loads through MLflow."""
+    serialization = conf.get("serialization_format") or default
+    if serialization == "skops":
+        return _Loaded(_skops(src, path, conf), flavor)
+    _consent(src, flavor, serialization, allow_pickle)
+    return _Loaded(getattr(mlflow_module(), flavor).load_model(str(src.folder)), flavor)
 
 
 def _skops(src: Source, path: Path, conf: dict[str, Any]) -> Any:
