@@ -73,7 +73,7 @@ class ModelSection(Section):
     """The artifact and how it was made."""
 
     flavor: str = Field(description="Model library adapter: sklearn, xgboost, lightgbm, onnx, "
-                        "torch, python or pickle.")
+                        "torch, python, mlflow or pickle.")
     artifact: str = Field(description="Path of the artifact inside the package.")
     serialization: str = Field(description="On-disk format, e.g. skops, xgboost-json, onnx.")
     library: str | None = Field(None, description="Distribution that runs the model.")
@@ -319,6 +319,10 @@ class Lineage(Section):
     git_branch: str | None = None
     git_remote: str | None = None
     run_id: str | None = None
+    source: str | None = Field(
+        None, description="Where the model was imported from, e.g. models:/churn/3 (MLflow).")
+    tags: dict[str, str] | None = Field(
+        None, description="Tags of the run that trained the model, e.g. MLflow run tags.")
     parent_version: str | None = None
     created_at: When | None = None
     created_by: str | None = None

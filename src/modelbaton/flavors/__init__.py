@@ -18,6 +18,7 @@ _FLAVORS = {
     "torch": "torch:TorchFlavor",
     "python": "python:PythonFlavor",
     "pickle": "pickle:PickleFlavor",
+    "mlflow": "mlflow:MlflowFlavor",
 }
 #: Tried in this order when detecting a model's flavor; python and pickle come last.
 _DETECTION_ORDER = ("xgboost", "lightgbm", "sklearn", "onnx", "torch")

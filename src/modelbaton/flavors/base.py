@@ -39,6 +39,8 @@ class Saved:
     serialization: str
     options: dict[str, Any] = field(default_factory=dict)
     trusted_types: list[str] = field(default_factory=list)
+    #: Loading the artifact unpickles something, so it needs the loader's consent.
+    pickle: bool = False
 
 
 class Flavor(ABC):

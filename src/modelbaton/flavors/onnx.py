@@ -67,6 +67,11 @@ class OnnxFlavor(Flavor):
     def read_file(self, path: Path) -> Any:
         return path
 
+    def _session(self, model: Any) -> Any:
+        ort = self.import_library()
+        source = str(model) if isinstance(model, (str, Path)) else model.SerializeToString()
+        return ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+
     def predict(self, model: Any, inputs: Any) -> np.ndarray:
         return np.asarray(self._run(model, inputs)[0])
 
@@ -92,7 +97,9 @@ class OnnxFlavor(Flavor):
         weights = {init.name for init in graph.initializer}
         return len([i for i in graph.input if i.name not in weights]) > 1
 
-    def _run(self, session: Any, inputs: Any) -> list[Any]:
+    def _run(self, model: Any, inputs: Any) -> list[Any]:
+        # A graph given as a file or ModelProto (when packing) gets a session of its own.
+        session = model if hasattr(model, "get_inputs") else self._session(model)
         graph_inputs = session.get_inputs()
         if len(graph_inputs) == 1:
             spec = graph_inputs[0]

@@ -97,6 +97,8 @@ class TorchFlavor(Flavor):
 
     def predict(self, model: Any, inputs: Any) -> np.ndarray:
         torch = self.import_library()
+        if isinstance(model, torch.export.ExportedProgram):  # not callable itself
+            model = model.module()
         tensor = torch.as_tensor(as_matrix(inputs, np.float32))
         with torch.inference_mode():
             out = model(tensor)

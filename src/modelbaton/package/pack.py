@@ -22,14 +22,16 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from ..contract.errors import BatonError, DataError, FlavorError, ManifestError, PackageError
+from ..contract.errors import (
+    BatonError, DataError, FlavorError, ManifestError, PackageError, UnsafeInputError,
+)
 from ..contract.io import MANIFEST_NAME, read_manifest, write_manifest
 from ..contract.manifest import (
     TODO, BusinessContext, Contact, DataSection, Dataset, Draft, Environment, Evaluation,
-    FieldSpec, Golden, Interface, Limitations, Manifest, ModelSection, Monitoring, Owners,
+    FieldSpec, Golden, Interface, Limitations, Lineage, Manifest, ModelSection, Monitoring, Owners,
     Preprocessing, Retraining, Rollback, Support,
 )
-from ..data.schema import infer_field, infer_fields
+from ..data.schema import conform, infer_field, infer_fields
 from ..data.table import Table, n_rows, read_table, select_rows, to_frame, to_table
 from ..flavors import Flavor, detect_flavor, get_flavor
 from ..flavors.base import as_matrix
@@ -67,6 +69,8 @@ def pack(
     flavor: str | None = None,
     allow_pickle: bool = False,
     run_id: str | None = None,
+    inputs: Sequence[FieldSpec] | None = None,
+    lineage: Lineage | Mapping[str, Any] | None = None,
     overwrite: bool = False,
     **sections: Any,
 ) -> Path:
@@ -79,6 +83,10 @@ def pack(
     training_data / evaluation_data: files (or in-memory data) fingerprinted for lineage.
     handoff: a `baton.yaml` draft (as `baton init` writes it) with the human sections;
         keyword sections (owners=..., limitations=..., ...) override it.
+    inputs: the input schema when it is already known (e.g. an MLflow signature); the
+        sample must conform to it. Inferred from the sample otherwise.
+    lineage: provenance recorded elsewhere (e.g. the MLflow run that trained the model);
+        it replaces the git state of the working directory.
     """
     target = Path(path)
     draft = _draft(handoff, sections, name=name, version=version, description=description)
@@ -92,7 +100,7 @@ def pack(
                preprocessing=preprocessing, training_data=training_data,
                evaluation_data=evaluation_data, labels=labels, categorical=categorical,
                golden_rows=golden_rows, requirements=requirements, flavor_name=flavor,
-               allow_pickle=allow_pickle, run_id=run_id)
+               allow_pickle=allow_pickle, run_id=run_id, inputs=inputs, lineage=lineage)
         if target.suffix == SUFFIX:
             write_archive(stage, target)
         else:
@@ -106,7 +114,8 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
            code: str | Path | None, preprocessing: str | None, training_data: Any,
            evaluation_data: Any, labels: Sequence[Any] | None, categorical: Sequence[str],
            golden_rows: int, requirements: str | Path | None, flavor_name: str | None,
-           allow_pickle: bool, run_id: str | None) -> None:
+           allow_pickle: bool, run_id: str | None, inputs: Sequence[FieldSpec] | None,
+           lineage: Lineage | Mapping[str, Any] | None) -> None:
     code_dir = stage / CODE_DIR
     if code is not None:
         _copy_code(Path(code), code_dir)
@@ -117,7 +126,11 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
 
     sample_was_frame = _is_frame(sample_input)
     table = _sample_table(sample_input)
-    inputs = infer_fields(table, categorical=categorical)
+    if inputs is None:
+        inputs = infer_fields(table, categorical=categorical)
+    else:
+        inputs = list(inputs)
+        table = conform(table, inputs, what="sample_input")
 
     flavor = get_flavor(flavor_name) if flavor_name else detect_flavor(
         model, code_modules=_module_names(code_dir), allow_pickle=allow_pickle)
@@ -139,6 +152,10 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
         in_memory = _predict(flavor, model, features)
         (stage / "model").mkdir()
         saved = flavor.save(model, stage / "model", sample=features)
+        if saved.pickle and not allow_pickle:
+            raise UnsafeInputError(f"the {flavor.name} artifact is a pickle, which runs code "
+                                   "when loaded", hint="pass allow_pickle=True only if you "
+                                   "trust the model's author")
         section = ModelSection(
             flavor=flavor.name, artifact=saved.artifact, serialization=saved.serialization,
             library=flavor.distribution if flavor.name not in ("python", "pickle") else None,
@@ -150,7 +167,8 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
             training_approach=(draft.model.training_approach if draft.model else None)
             or f"{TODO}: how was it trained (objective, validation scheme, tuning)?",
             options={**saved.options, "input": "dataframe" if wants_frame else "array"},
-            trusted_types=saved.trusted_types, allow_pickle=flavor.name == "pickle")
+            trusted_types=saved.trusted_types,
+            allow_pickle=flavor.name == "pickle" or saved.pickle)
         # The golden outputs are what the artifact gives after a round trip through disk,
         # and they must match the model in memory: a lossy format is caught here.
         loaded = flavor.load(stage / saved.artifact, section)
@@ -180,7 +198,7 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
             entry_point=entry,
             steps=(draft.preprocessing.steps if draft.preprocessing and draft.preprocessing.steps
                    else [f"{TODO}: list the preprocessing steps in order"] if entry else [])),
-        lineage=capture.lineage(Path.cwd(), run_id=run_id),
+        lineage=_lineage(lineage, run_id),
         **_human_sections(draft),
     )
     write_manifest(manifest.model_copy(update={"files": file_entries(stage)}),
@@ -372,6 +390,19 @@ def _todo_dataset(dataset: Dataset) -> Dataset:
         dataset = dataset.model_copy(update={
             "source": f"{TODO}: the system of record this data came from"})
     return dataset
+
+
+def _lineage(given: Lineage | Mapping[str, Any] | None, run_id: str | None) -> Lineage:
+    captured = capture.lineage(Path.cwd(), run_id=run_id)
+    if given is None:
+        return captured
+    given = given if isinstance(given, Lineage) else Lineage.model_validate(given)
+    # The working directory's git says nothing about a model trained elsewhere; who packed
+    # it, when and with which Baton stay ours.
+    return given.model_copy(update={"run_id": given.run_id or run_id,
+                                    "created_at": captured.created_at,
+                                    "created_by": captured.created_by,
+                                    "baton_version": captured.baton_version})
 
 
 def _human_sections(draft: Draft) -> dict[str, Any]:
