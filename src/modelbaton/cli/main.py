@@ -9,6 +9,7 @@ import typer
 
 from ..contract.errors import BatonError
 from . import demo, package
+from . import check, diff, report
 from ._common import err
 
 app = typer.Typer(
@@ -18,6 +19,9 @@ app = typer.Typer(
 )
 package.register(app)
 demo.register(app)
+check.register(app)
+report.register(app)
+diff.register(app)
 
 
 def run(argv: Sequence[str]) -> int:

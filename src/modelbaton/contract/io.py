@@ -153,6 +153,14 @@ def _line_of(text: str, loc: tuple) -> int:
         node = yaml.compose(text)
     except yaml.YAMLError:
         return 1
+    return line_in(node, loc)
+
+
+def line_in(node: yaml.Node | None, loc: tuple) -> int:
+    """Line (1-based) of the deepest node on `loc` in a composed YAML tree.
+
+    Callers that locate many fields compose the text once and call this for each.
+    """
     line = node.start_mark.line + 1 if node is not None else 1
     for part in loc:
         if isinstance(node, yaml.MappingNode):
