@@ -129,6 +129,9 @@ def test_secret_inside_a_binary_artifact_is_found(tmp_path):
     hits = scan_file(path)
     assert [(h.kind, h.offset, h.line) for h in hits] == [
         ("GitHub token", 12_345, None), ("GitHub token", 13_348, None)]
+    zeros = tmp_path / "zeros.bin"
+    zeros.write_bytes(bytes(64_000))
+    assert scan_file(zeros) == []
 
 
 def test_placeholders_are_not_secrets(tmp_path):

@@ -8,14 +8,11 @@ from typing import Any
 import yaml
 
 from ..contract.errors import BatonError
-from ..contract.io import MANIFEST_NAME, line_in
+from ..contract.io import MANIFEST_NAME, SafeLoader, line_in
 from ..contract.manifest import is_todo
 from ..package.golden import Golden, read_golden
 from ..package.load import Package
 from .rule import Finding
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 
 class Context:
     """A package under check. Rules read from it; nothing here writes to the package."""
@@ -31,7 +28,7 @@ class Context:
     @cached_property
     def _tree(self) -> yaml.Node | None:
         text = (self.root / MANIFEST_NAME).read_text(encoding="utf-8")
-        return yaml.compose(text, Loader=_Loader)
+        return yaml.compose(text, Loader=SafeLoader)
 
     def line(self, loc: tuple[str | int, ...]) -> int:
         """Line of the field `loc` in baton.yaml (or of its nearest written parent)."""

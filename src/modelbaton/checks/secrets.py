@@ -4,8 +4,8 @@ Text files are searched whole, one pattern at a time: every pattern starts with 
 so the regex engine skips ahead at memchr speed. A model artifact can be hundreds of
 megabytes of weights, where a regex crawls; there, only the stretches that can hold a
 secret are searched: a secret is printable text, and any printable run of 15 or more bytes
-contains a whole 8-byte-aligned word of printable bytes. numpy finds those words eight
-bytes at a time, and the patterns run on the few stretches around them. Strings shorter
+contains a whole 8-byte-aligned word of printable bytes. numpy finds those words (two
+vector passes over the bytes), and the patterns run once over the few stretches around them. Strings shorter
 than 15 bytes inside binary files are therefore not searched.
 
 A finding never shows the secret itself: only its kind and where it is.
@@ -48,8 +48,12 @@ ASSIGNMENT = re.compile(
 _ASSIGNMENT_MAX_BYTES = 10 << 20
 _PLACEHOLDER = re.compile(rb"^(\$|\{|<|%|\*+$|x+$|X+$|\.\.\.|TODO|changeme|password$)", re.I)
 
-_WINDOW = 160  # bytes searched on each side of a printable word in a binary file
-_CHUNK = 1 << 20  # 1 MiB of words at a time stays in cache: twice as fast as big chunks
+# Bytes searched on each side of a printable word of a binary file. A secret is one run of
+# printable bytes, so its aligned words' windows overlap and cover it whole; the window
+# only needs to reach the up to 7 bytes before the first aligned word and after the last.
+_WINDOW = 32
+_SEPARATOR = b"\n\n"  # between stretches: no pattern matches across it
+_CHUNK = 1 << 20  # bytes per step: 1 MiB stays in cache, twice as fast as big chunks
 
 
 @dataclass(frozen=True)
@@ -90,41 +94,45 @@ def _search_text(data: mmap.mmap | bytes, *, assign: bool, base: int = 0) -> Ite
 
 
 def _search_binary(data: mmap.mmap) -> Iterator[tuple[int, str]]:
-    for start, end in _printable_stretches(data):
-        yield from _search_text(data[start:end], assign=False, base=start)
+    """Search only the stretches that can hold a secret, joined into one buffer."""
+    starts, ends = _printable_stretches(data)
+    if not len(starts):
+        return
+    # Each pattern runs once over all stretches, not once per stretch.
+    joined = _SEPARATOR.join(data[a:b] for a, b in zip(starts.tolist(), ends.tolist()))
+    lengths = ends - starts + len(_SEPARATOR)
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))  # of each stretch in `joined`
+    for position, kind in _search_text(joined, assign=False):
+        i = int(np.searchsorted(offsets, position, side="right")) - 1
+        yield int(starts[i] + position - offsets[i]), kind
 
 
-def _printable_stretches(data: mmap.mmap) -> Iterator[tuple[int, int]]:
-    """Byte ranges around every 8-byte-aligned word whose bytes are all printable ASCII."""
-    low, high = np.uint64(0x2020202020202020), np.uint64(0x8080808080808080)
-    ones = np.uint64(0x0101010101010101)
+def _printable_stretches(data: mmap.mmap) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of byte ranges around every 8-byte-aligned word of printable ASCII."""
     size = len(data)
-    words = size // 8
+    whole = size // 8 * 8
+    shifted = np.empty(_CHUNK, dtype=np.uint8)
+    printable = np.empty(_CHUNK, dtype=bool)
+    all_printable = np.uint64(0x0101010101010101)  # eight True bytes, seen as one word
     hits: list[np.ndarray] = []
-    for first in range(0, words, _CHUNK // 8):
-        count = min(_CHUNK // 8, words - first)
-        w = np.frombuffer(data, dtype=np.uint64, count=count, offset=first * 8)
-        # Bit tricks (a byte below 0x20; a byte above 0x7e) on eight bytes at once.
-        below = np.subtract(w, low)
-        below &= ~w
-        above = np.add(w, ones)
-        above |= w
-        below |= above
-        below &= high
-        hits.append(np.flatnonzero(below == 0) + first)
+    for offset in range(0, whole, _CHUNK):
+        count = min(_CHUNK, whole - offset)
+        chunk = np.frombuffer(data, dtype=np.uint8, count=count, offset=offset)
+        # 0x20 <= byte <= 0x7e, as one unsigned comparison after a wrapping subtraction.
+        np.subtract(chunk, np.uint8(0x20), out=shifted[:count])
+        np.less(shifted[:count], np.uint8(0x5F), out=printable[:count])
+        words = printable[:count].view(np.uint64)
+        hits.append(np.flatnonzero(words == all_printable) + offset // 8)
     positions = np.concatenate(hits) * 8 if hits else np.empty(0, dtype=np.int64)
     if size % 8:  # the tail that does not fill a word is always searched
         positions = np.append(positions, size - size % 8)
-    start = end = -1
-    for pos in positions.tolist():
-        lo, hi = max(0, pos - _WINDOW), min(size, pos + 8 + _WINDOW)
-        if lo > end:
-            if end > start:
-                yield start, end
-            start = lo
-        end = max(end, hi)
-    if end > start:
-        yield start, end
+    if not len(positions):
+        return positions, positions
+    lo = np.maximum(positions - _WINDOW, 0)
+    hi = np.minimum(positions + 8 + _WINDOW, size)
+    # Windows have one length and sorted starts: a new stretch begins after a gap.
+    new = np.flatnonzero(lo[1:] > hi[:-1]) + 1
+    return lo[np.concatenate(([0], new))], hi[np.concatenate((new - 1, [len(hi) - 1]))]
 
 
 def _is_placeholder(value: bytes) -> bool:
