@@ -40,6 +40,19 @@ class Context:
         return Finding(message, file=MANIFEST_NAME, line=self.line(loc) if locate else None,
                        field=field_path(loc), hint=hint)
 
+    def get(self, loc: tuple[str | int, ...]) -> Any:
+        """The manifest's value at `loc`, or None when it or a parent is missing."""
+        value: Any = self.manifest
+        for part in loc:
+            if value is None:
+                return None
+            value = value[part] if isinstance(part, int) else getattr(value, part, None)
+        return value
+
+    def unwritten(self, loc: tuple[str | int, ...], message: str) -> list[Finding]:
+        """A finding at `loc` when nobody has written that field, else none."""
+        return [] if filled(self.get(loc)) else [self.at(loc, message)]
+
     # --- shared reads ---------------------------------------------------------------------
 
     @cached_property

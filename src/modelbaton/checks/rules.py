@@ -70,10 +70,9 @@ def no_todo_markers(ctx: Context) -> Iterator[Finding]:
       fix="fill business_context: problem, users, decision_supported, cost_of_errors")
 def business_context(ctx: Context) -> Iterator[Finding]:
     """The business context says the problem, the users, the decision and the cost of errors."""
-    section = ctx.manifest.business_context
     for name in ("problem", "users", "decision_supported", "cost_of_errors"):
-        if section is None or not filled(getattr(section, name)):
-            yield ctx.at(("business_context", name), f"business_context.{name} is not written")
+        yield from ctx.unwritten(("business_context", name),
+                                 f"business_context.{name} is not written")
 
 
 @rule("BTN104", "decisions-and-glossary", INFO,
@@ -109,9 +108,8 @@ def owners_named(ctx: Context) -> Iterator[Finding]:
       fix="name owners.data_steward with a contact")
 def data_steward_named(ctx: Context) -> Iterator[Finding]:
     """A data steward answers for the training data."""
-    owners = ctx.manifest.owners
-    who = owners.data_steward if owners else None
-    if who is None or not filled(who.name) or not filled(who.contact):
+    if not (filled(ctx.get(("owners", "data_steward", "name")))
+            and filled(ctx.get(("owners", "data_steward", "contact")))):
         yield ctx.at(("owners", "data_steward"), "no data steward with a contact")
 
 
@@ -361,11 +359,8 @@ def within_budgets(ctx: Context) -> Iterator[Finding]:
           "shows)")
 def limitations_declared(ctx: Context) -> Iterator[Finding]:
     """At least one known limitation and one failure mode are written."""
-    section = ctx.manifest.limitations
-    if section is None or not filled(section.known):
-        yield ctx.at(("limitations", "known"), "no known limitation is written")
-    if section is None or not filled(section.failure_modes):
-        yield ctx.at(("limitations", "failure_modes"), "no failure mode is written")
+    yield from ctx.unwritten(("limitations", "known"), "no known limitation is written")
+    yield from ctx.unwritten(("limitations", "failure_modes"), "no failure mode is written")
 
 
 @rule("BTN410", "retraining-planned", ERROR,
@@ -373,11 +368,8 @@ def limitations_declared(ctx: Context) -> Iterator[Finding]:
       fix="set retraining.cadence and at least one trigger")
 def retraining_planned(ctx: Context) -> Iterator[Finding]:
     """Retraining has a cadence and at least one trigger."""
-    section = ctx.manifest.retraining
-    if section is None or not filled(section.cadence):
-        yield ctx.at(("retraining", "cadence"), "no retraining cadence")
-    if section is None or not filled(section.triggers):
-        yield ctx.at(("retraining", "triggers"), "no retraining trigger")
+    yield from ctx.unwritten(("retraining", "cadence"), "no retraining cadence")
+    yield from ctx.unwritten(("retraining", "triggers"), "no retraining trigger")
 
 
 @rule("BTN411", "retraining-procedure", WARNING,
@@ -385,10 +377,8 @@ def retraining_planned(ctx: Context) -> Iterator[Finding]:
       fix="write retraining.procedure (the command or pipeline) and data_needed")
 def retraining_procedure(ctx: Context) -> Iterator[Finding]:
     """Retraining says which data it needs and how it is run."""
-    section = ctx.manifest.retraining
     for name in ("procedure", "data_needed"):
-        if section is None or not filled(getattr(section, name)):
-            yield ctx.at(("retraining", name), f"retraining.{name} is not written")
+        yield from ctx.unwritten(("retraining", name), f"retraining.{name} is not written")
 
 
 @rule("BTN420", "monitoring-defined", ERROR,
@@ -397,14 +387,11 @@ def retraining_procedure(ctx: Context) -> Iterator[Finding]:
           "monitoring.paged")
 def monitoring_defined(ctx: Context) -> Iterator[Finding]:
     """Monitoring has a drift threshold, a latency threshold, and says who is paged."""
-    section = ctx.manifest.monitoring
-    drift = section.drift if section else None
+    drift = ctx.get(("monitoring", "drift"))
     if drift is None or all(v is None for v in drift.model_dump().values()):
         yield ctx.at(("monitoring", "drift"), "no drift threshold")
-    if section is None or section.latency_p99_ms is None:
-        yield ctx.at(("monitoring", "latency_p99_ms"), "no latency alert threshold")
-    if section is None or not filled(section.paged):
-        yield ctx.at(("monitoring", "paged"), "nobody is paged when an alert fires")
+    yield from ctx.unwritten(("monitoring", "latency_p99_ms"), "no latency alert threshold")
+    yield from ctx.unwritten(("monitoring", "paged"), "nobody is paged when an alert fires")
 
 
 @rule("BTN430", "support-window", ERROR,
@@ -412,13 +399,12 @@ def monitoring_defined(ctx: Context) -> Iterator[Finding]:
       fix="set support.until (a date still to come) and support.contact")
 def support_window(ctx: Context) -> Iterator[Finding]:
     """A post-handoff support window is set, has a contact and has not expired."""
-    section = ctx.manifest.support
-    if section is None or section.until is None:
+    until = ctx.get(("support", "until"))
+    if until is None:
         yield ctx.at(("support", "until"), "no support window (support.until)")
-    elif section.until < dt.date.today():
-        yield ctx.at(("support", "until"), f"the support window ended on {section.until}")
-    if section is None or not filled(section.contact):
-        yield ctx.at(("support", "contact"), "no support contact")
+    elif until < dt.date.today():
+        yield ctx.at(("support", "until"), f"the support window ended on {until}")
+    yield from ctx.unwritten(("support", "contact"), "no support contact")
 
 
 @rule("BTN440", "rollback-plan", ERROR,
@@ -426,9 +412,7 @@ def support_window(ctx: Context) -> Iterator[Finding]:
       fix="write rollback.plan: how to take the model out of service")
 def rollback_plan(ctx: Context) -> Iterator[Finding]:
     """A rollback plan is written."""
-    section = ctx.manifest.rollback
-    if section is None or not filled(section.plan):
-        yield ctx.at(("rollback", "plan"), "no rollback plan")
+    yield from ctx.unwritten(("rollback", "plan"), "no rollback plan")
 
 
 @rule("BTN441", "rollback-fallback", WARNING,
@@ -436,9 +420,7 @@ def rollback_plan(ctx: Context) -> Iterator[Finding]:
       fix="write rollback.fallback: what serves when this model is pulled")
 def rollback_fallback(ctx: Context) -> Iterator[Finding]:
     """The rollback says what serves while the model is out."""
-    section = ctx.manifest.rollback
-    if section is None or not filled(section.fallback):
-        yield ctx.at(("rollback", "fallback"), "no fallback for when the model is pulled")
+    yield from ctx.unwritten(("rollback", "fallback"), "no fallback for when the model is pulled")
 
 
 # --- BTN5xx: data and lineage -------------------------------------------------------------

@@ -5,8 +5,8 @@ so the regex engine skips ahead at memchr speed. A model artifact can be hundred
 megabytes of weights, where a regex crawls; there, only the stretches that can hold a
 secret are searched: a secret is printable text, and any printable run of 15 or more bytes
 contains a whole 8-byte-aligned word of printable bytes. numpy finds those words (two
-vector passes over the bytes), and the patterns run once over the few stretches around them. Strings shorter
-than 15 bytes inside binary files are therefore not searched.
+vector passes over the bytes), and the patterns run once over the stretches around them.
+Strings shorter than 15 bytes inside binary files are therefore not searched.
 
 A finding never shows the secret itself: only its kind and where it is.
 """

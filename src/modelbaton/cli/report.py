@@ -10,7 +10,6 @@ import typer
 
 from ..checks import find_config, load_config
 from ..contract.errors import BatonError
-from ..report import html_report, model_card
 from ._common import open_ref, out, print_json
 
 REPORT_FORMATS = {"html": "report.html", "markdown": "model-card.md"}
@@ -38,6 +37,8 @@ def report(
     """Write the handoff report a receiving engineer can act on without a meeting."""
     if format not in REPORT_FORMATS:
         raise BatonError(f"unknown format '{format}'", hint="use html or markdown")
+    from ..report import html_report, model_card  # Jinja2 loads only when a report is made
+
     package = open_ref(ref)
     settings = load_config(config or find_config(package.root, Path.cwd()))
     text = html_report(package, config=settings) if format == "html" \
