@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
@@ -92,9 +93,12 @@ def meets(metric: Metric) -> bool | None:
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    return Environment(loader=PackageLoader("modelbaton.report", "templates"),
-                       autoescape=select_autoescape(["html", "html.j2"]),
-                       trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
+    env = Environment(loader=PackageLoader("modelbaton.report", "templates"),
+                      autoescape=select_autoescape(["html", "html.j2"]),
+                      keep_trailing_newline=True)
+    # Jinja's own tojson sorts keys; an example request keeps the interface's order.
+    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False, default=str)
+    return env
 
 
 def _text(value: Any) -> Markup:
