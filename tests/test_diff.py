@@ -39,6 +39,7 @@ def test_retrained_version_is_compatible_with_deltas(cli, versions):
     result = cli("diff", one, two)
     assert result.code == 0, result.out
     assert "no breaking interface change" in result.out
+    assert "accuracy [training]: changed 0.96 → 0.93 (-0.03, worse)" in result.out
     diff = diff_packages(modelbaton.open_package(one), modelbaton.open_package(two))
     hyper = by_path(diff.section("hyperparameters"))
     assert (hyper["C"].old, hyper["C"].new, hyper["C"].delta) == (1.0, 0.1, -0.9)

@@ -115,6 +115,24 @@ def test_report_uses_the_check_receipt_for_this_digest(tmp_path, package, cli):
     assert re.search(r"<td>check</td><td><span class=\"ok\">passed</span>", html)
 
 
+def test_report_shows_the_gaps_of_an_unfinished_handoff(tmp_path, package, cli):
+    def unfinished(m):
+        m.owners = None
+        m.rollback = None
+        m.description = "TODO: what the model does and for whom"
+        m.evaluation.metrics[0].value = 0.5
+
+    pkg = variant(package, tmp_path / "pkg", unfinished)
+    assert cli("report", pkg, "-o", tmp_path / "r.html").code == 0
+    html = (tmp_path / "r.html").read_text()
+    assert "not ready for handoff" in html
+    assert '<span class="empty">TODO: what the model does and for whom</span>' in html
+    assert html.count('<span class="empty">not written</span>') >= 10  # owners, rollback
+    assert "nobody is named for training" in html  # the failing rule's finding
+    metrics_svg = html[html.index("Metrics against"):].split("</svg>")[0]
+    assert 'class="bad"' in metrics_svg
+
+
 def test_model_card_has_hugging_face_metadata(package, cli):
     result = cli("report", package, "--format", "markdown", "--output", "-",
                  "--license", "apache-2.0")

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 import yaml
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 from markupsafe import Markup, escape
 
 from .. import __version__
@@ -103,7 +103,7 @@ def _environment() -> Environment:
 
 def _text(value: Any) -> Markup:
     """A human field: its text, or a visible gap where nobody wrote it."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if _missing(value) or (isinstance(value, str) and not value.strip()):
         return Markup('<span class="empty">not written</span>')
     if is_todo(value):
         return Markup('<span class="empty">{}</span>').format(value)
@@ -128,11 +128,16 @@ def _allowed(field: FieldSpec) -> str:
 
 
 def _num(value: Any) -> str:
-    if value is None:
+    if _missing(value):
         return "—"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _missing(value: Any) -> bool:
+    """None, or what a template's `x if section` gives when the section is absent."""
+    return value is None or isinstance(value, Undefined)
 
 
 def _bullets(values: Any) -> str:
