@@ -175,7 +175,7 @@ def test_feature_code_outside_the_package_is_flagged(tmp_path, packages):
     assert "no_such_function" in found["BTN210"][0].message
 
 
-def test_human_section_rules_catch_what_is_wrong(tmp_path, packages):
+def test_human_section_rules_catch_what_is_wrong(tmp_path, cli, packages):
     full, _ = packages
 
     def spoil(m):
@@ -186,7 +186,7 @@ def test_human_section_rules_catch_what_is_wrong(tmp_path, packages):
         m.monitoring.drift = None
         m.owners.deployment.contact = None
         m.limitations.failure_modes = []
-        m.retraining.triggers = ["TODO: what forces a retrain"]
+        m.retraining.triggers = ["TODO: [fill in] what forces a retrain"]
         m.rollback.plan = ""
         m.data.datasets[0].columns = ["sepal_length", "customer_email", "DateOfBirth"]
 
@@ -201,6 +201,8 @@ def test_human_section_rules_catch_what_is_wrong(tmp_path, packages):
     assert "no retraining trigger" in messages["BTN410"]
     assert "retraining.triggers[0]" in {f.field for f in found["BTN102"]}
     assert "no rollback plan" in messages["BTN440"]
+    text = cli("check", tmp_path / "pkg", "--no-receipt").out
+    assert "'TODO: [fill in] what forces a retrain'" in text  # user text is not markup
     assert "customer_email" in messages["BTN510"] and "DateOfBirth" in messages["BTN510"]
     assert "sepal_length" not in messages["BTN510"]
 

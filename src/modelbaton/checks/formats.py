@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .rule import RULES, Finding, Severity, group_of
@@ -36,15 +37,16 @@ def print_text(result: CheckResult, console: Console) -> None:
         style = _STYLE[r.severity]
         if r.status == "ignored":
             console.print(f"[dim]{_MARK['ignored']} {r.rule.id} {r.rule.name} ignored: "
-                          f"{r.reason}[/]")
+                          f"{escape(r.reason or '')}[/]")
             continue
         console.print(f"[{style}]{_MARK['failed']} {r.rule.id}[/] [bold]{r.rule.name}[/] "
                       f"[{style}]({r.severity.value})[/]")
         for finding in r.findings:
-            where = f"[cyan]{finding.where}[/]: " if finding.where else ""
-            hint = f" [dim](hint: {finding.hint})[/]" if finding.hint else ""
-            console.print(f"    {where}{finding.message}{hint}")
-        console.print(f"    [dim]fix: {r.rule.fix}[/]")
+            # Findings quote the user's text: escaped, so `[x]` is shown, not taken as style.
+            where = f"[cyan]{escape(finding.where)}[/]: " if finding.where else ""
+            hint = f" [dim](hint: {escape(finding.hint)})[/]" if finding.hint else ""
+            console.print(f"    {where}{escape(finding.message)}{hint}")
+        console.print(f"    [dim]fix: {escape(r.rule.fix)}[/]")
     table = Table(title=None, box=None, pad_edge=False)
     for column in ("part of the handoff", "rules", "pass", "fail", "ignored"):
         table.add_column(column, justify="left" if column.startswith("part") else "right")

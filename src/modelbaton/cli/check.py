@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ..checks import RULES, find_config, load_config, run_checks, write_check_receipt
 from ..checks.config import known_rule
@@ -65,7 +66,7 @@ def check(
     if format == "text" or output is not None:
         print_text(result, out)
         if settings.source:
-            out.print(f"[dim]configuration: {settings.source}[/]")
+            out.print(f"[dim]configuration: {escape(str(settings.source))}[/]")
         if recorded:
             out.print(f"[dim]receipt: {recorded.relative_to(package.root)}[/]")
     else:
