@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _handoff import full_handoff, variant
 from sklearn.linear_model import LogisticRegression
 
 import modelbaton
-from _handoff import full_handoff, variant
 from modelbaton.checks import RULES, run_checks
 from modelbaton.checks.formats import rules_markdown
 from modelbaton.checks.secrets import scan_file

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from _handoff import full_handoff, variant
 from sklearn.linear_model import LogisticRegression
 
 import modelbaton
-from _handoff import full_handoff, variant
 from modelbaton.package.diff import diff_packages
 
 

@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 import yaml
+from _handoff import full_handoff, variant
 from sklearn.linear_model import LogisticRegression
 
 import modelbaton
-from _handoff import full_handoff, variant
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

@@ -14,6 +14,7 @@ from ..package.golden import Golden, read_golden
 from ..package.load import Package
 from .rule import Finding
 
+
 class Context:
     """A package under check. Rules read from it; nothing here writes to the package."""
 
