@@ -246,9 +246,12 @@ def test_json_junit_and_markdown_formats(tmp_path, cli, packages):
     assert "<details><summary>" in markdown
 
 
-def test_unknown_format_is_a_one_line_error(cli, packages):
+def test_unknown_format_or_unwritable_output_is_a_one_line_error(tmp_path, cli, packages):
     result = cli("check", packages[0], "--format", "xml")
     assert result.code == 2 and "unknown format 'xml'" in result.err
+    result = cli("check", packages[0], "--no-receipt", "-f", "junit", "-o",
+                 tmp_path / "no-such-dir" / "junit.xml")
+    assert result.code == 2 and "cannot write" in result.err
 
 
 # --- configuration ------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from ..checks.config import known_rule
 from ..checks.formats import FORMATS, print_text, rules_markdown
 from ..contract.errors import BatonError
 from ..package.archive import is_archive
-from ._common import err, open_ref, out, print_json
+from ._common import err, open_ref, out, print_json, write_output
 
 CHECK_FORMATS = tuple(FORMATS)
 
@@ -62,7 +62,7 @@ def check(
         recorded = write_check_receipt(result)
 
     if output is not None:
-        output.write_text(FORMATS[format](result), encoding="utf-8")
+        write_output(output, FORMATS[format](result))
     if format == "text" or output is not None:
         print_text(result, out)
         if settings.source:

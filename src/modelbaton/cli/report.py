@@ -10,7 +10,7 @@ import typer
 
 from ..checks import find_config, load_config
 from ..contract.errors import BatonError
-from ._common import open_ref, out, print_json
+from ._common import open_ref, out, print_json, write_output
 
 REPORT_FORMATS = {"html": "report.html", "markdown": "model-card.md"}
 
@@ -48,13 +48,7 @@ def report(
         return
     path = output or Path(f"{package.manifest.name}-{package.manifest.version}."
                           f"{REPORT_FORMATS[format]}")
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise BatonError(f"cannot write {path}: {exc.strerror or exc}",
-                         hint="choose another --output") from None
+    write_output(path, text)
     if as_json:
         print_json({"path": str(path), "format": format, "bytes": len(text.encode()),
                     "digest": package.digest})
