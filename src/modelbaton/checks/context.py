@@ -9,7 +9,7 @@ import yaml
 
 from ..contract.errors import BatonError
 from ..contract.io import MANIFEST_NAME, SafeLoader, line_in
-from ..contract.manifest import is_todo
+from ..contract.manifest import Dataset, Metric, is_todo
 from ..package.golden import Golden, read_golden
 from ..package.load import Package
 from .rule import Finding
@@ -53,6 +53,14 @@ class Context:
     def unwritten(self, loc: tuple[str | int, ...], message: str) -> list[Finding]:
         """A finding at `loc` when nobody has written that field, else none."""
         return [] if filled(self.get(loc)) else [self.at(loc, message)]
+
+    @property
+    def metrics(self) -> list[Metric]:
+        return self.manifest.evaluation.metrics if self.manifest.evaluation else []
+
+    @property
+    def datasets(self) -> list[Dataset]:
+        return self.manifest.data.datasets if self.manifest.data else []
 
     # --- shared reads ---------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 
 from ..contract.errors import BatonError
 from ..contract.io import MANIFEST_NAME
-from ..contract.manifest import is_todo
+from ..contract.manifest import Metric, is_todo
 from ..data.schema import check_table
 from ..package.golden import compare_outputs
 from ..package.load import CODE_DIR, code_on_path, load, resolve_entry_point
@@ -263,7 +263,7 @@ def inputs_described(ctx: Context) -> Iterator[Finding]:
       fix="give each evaluation metric a value, a dataset, a business_meaning and a threshold")
 def metrics_documented(ctx: Context) -> Iterator[Finding]:
     """At least one metric; each has a value, a dataset, a business meaning and a threshold."""
-    metrics = ctx.manifest.evaluation.metrics if ctx.manifest.evaluation else []
+    metrics = ctx.metrics
     if not metrics:
         yield ctx.at(("evaluation", "metrics"), "no evaluation metrics")
     for i, metric in enumerate(metrics):
@@ -280,12 +280,9 @@ def metrics_documented(ctx: Context) -> Iterator[Finding]:
           "in decisions")
 def metrics_meet_thresholds(ctx: Context) -> Iterator[Finding]:
     """Every metric with a value and a threshold meets it."""
-    metrics = ctx.manifest.evaluation.metrics if ctx.manifest.evaluation else []
+    metrics = ctx.metrics
     for i, m in enumerate(metrics):
-        if m.value is None or m.threshold is None:
-            continue
-        ok = m.value >= m.threshold if m.higher_is_better else m.value <= m.threshold
-        if not ok:
+        if meets(m) is False:
             side = "below" if m.higher_is_better else "above"
             yield ctx.at(("evaluation", "metrics", i, "value"),
                          f"{m.name} = {m.value:g} is {side} its threshold {m.threshold:g}")
@@ -296,8 +293,8 @@ def metrics_meet_thresholds(ctx: Context) -> Iterator[Finding]:
       fix="name a dataset of data.datasets in each metric's `dataset`")
 def metric_datasets_declared(ctx: Context) -> Iterator[Finding]:
     """Each metric's dataset is one of the datasets in the data section."""
-    metrics = ctx.manifest.evaluation.metrics if ctx.manifest.evaluation else []
-    known = [d.name for d in ctx.manifest.data.datasets] if ctx.manifest.data else []
+    metrics = ctx.metrics
+    known = [d.name for d in ctx.datasets]
     for i, metric in enumerate(metrics):
         if filled(metric.dataset) and metric.dataset not in known:
             yield ctx.at(("evaluation", "metrics", i, "dataset"),
@@ -432,7 +429,7 @@ def rollback_fallback(ctx: Context) -> Iterator[Finding]:
           "write each dataset's source")
 def datasets_fingerprinted(ctx: Context) -> Iterator[Finding]:
     """Every dataset has a source, a sha256 and a row count; one of them is for training."""
-    datasets = ctx.manifest.data.datasets if ctx.manifest.data else []
+    datasets = ctx.datasets
     if not datasets:
         yield ctx.at(("data", "datasets"), "no dataset is recorded")
         return
@@ -451,7 +448,7 @@ def datasets_fingerprinted(ctx: Context) -> Iterator[Finding]:
       fix="set time_range (start and end) on each training dataset")
 def dataset_time_range(ctx: Context) -> Iterator[Finding]:
     """Training datasets say which period they cover."""
-    datasets = ctx.manifest.data.datasets if ctx.manifest.data else []
+    datasets = ctx.datasets
     for i, dataset in enumerate(datasets):
         span = dataset.time_range
         if dataset.role == "training" and (span is None or span.start is None or span.end is None):
@@ -465,7 +462,7 @@ def dataset_time_range(ctx: Context) -> Iterator[Finding]:
           "personal, ignore this rule for it with a reason")
 def pii_declared(ctx: Context) -> Iterator[Finding]:
     """Columns whose names suggest personal data are declared as PII."""
-    datasets = ctx.manifest.data.datasets if ctx.manifest.data else []
+    datasets = ctx.datasets
     declared = {_normal(c) for d in datasets for c in (d.pii or [])}
     columns = {f.name: ("interface", "inputs", i)
                for i, f in enumerate(ctx.manifest.interface.inputs)}
@@ -525,6 +522,15 @@ def no_pickle(ctx: Context) -> Iterator[Finding]:
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+def meets(metric: Metric) -> bool | None:
+    """Whether a metric meets its acceptance threshold; None when either is missing."""
+    if metric.value is None or metric.threshold is None:
+        return None
+    if metric.higher_is_better:
+        return metric.value >= metric.threshold
+    return metric.value <= metric.threshold
 
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".sav")
 

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from ..checks.rules import meets
 from ..contract.manifest import Budgets, LatencyMs, Metric
 
 _FONT = 'font-size="11"'
@@ -29,8 +30,7 @@ def metrics_chart(metrics: Sequence[Metric]) -> str:
     for i, m in enumerate(shown):
         y = 8 + i * row_h
         value = m.value or 0.0
-        ok = m.threshold is None or (value >= m.threshold if m.higher_is_better
-                                     else value <= m.threshold)
+        ok = meets(m) is not False
         w = max(1.0, bar_w * min(abs(value) / scale_max, 1.0))
         parts.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" {_FONT}>'
                      f"{escape(m.name)}</text>")

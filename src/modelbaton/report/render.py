@@ -12,7 +12,8 @@ from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 from markupsafe import Markup, escape
 
 from .. import __version__
-from ..contract.manifest import FieldSpec, Metric, is_todo
+from ..checks.rules import meets
+from ..contract.manifest import FieldSpec, is_todo
 from . import charts
 from .content import Content
 
@@ -81,14 +82,6 @@ def _card_header(content: Content, license: str | None) -> str:
             })
         header["model-index"] = [{"name": m.name, "results": results}]
     return yaml.safe_dump(header, sort_keys=False, allow_unicode=True)
-
-
-def meets(metric: Metric) -> bool | None:
-    if metric.value is None or metric.threshold is None:
-        return None
-    if metric.higher_is_better:
-        return metric.value >= metric.threshold
-    return metric.value <= metric.threshold
 
 
 @lru_cache(maxsize=1)
