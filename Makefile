@@ -23,6 +23,8 @@ $(VENV)/.demo: pyproject.toml Makefile | $(BIN)/uv
 	touch $@
 
 $(VENV)/.test: pyproject.toml Makefile | $(BIN)/uv
+	@# The report's tests drive Debian's Chromium (no browser download).
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	$(if $(TORCH_WHEEL),$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python '$(TORCH_WHEEL)')
 	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[all,dev]'
 	touch $(VENV)/.demo $@

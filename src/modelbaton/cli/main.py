@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 
 from ..contract.errors import BatonError
-from . import bridge, demo, package
+from . import bridge, check, demo, diff, package, report
 from ._common import err
 
 app = typer.Typer(
@@ -19,6 +19,9 @@ app = typer.Typer(
 package.register(app)
 demo.register(app)
 bridge.register(app)
+check.register(app)
+report.register(app)
+diff.register(app)
 
 
 def run(argv: Sequence[str]) -> int:
