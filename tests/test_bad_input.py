@@ -106,6 +106,24 @@ def test_wrong_type_names_the_field_and_line(cli, package):
     assert (package / "baton.yaml").read_text().splitlines()[line - 1].strip() == "rows: twenty"
 
 
+def test_manifest_paths_must_stay_inside_the_package(cli, package):
+    edit_manifest(package, "- path: data/golden.json", "- path: ../../etc/passwd")
+    assert_error(cli("inspect", package), "`files.0.path`",
+                 "'../../etc/passwd' is not a relative path inside the package")
+
+
+def test_artifact_must_be_a_listed_file(cli, package, tmp_path):
+    (package / "model" / "model.skops").rename(package / "other.skops")
+    edit_manifest(package, "artifact: model/model.skops", "artifact: other.skops")
+    edit_manifest(package, "- path: model/model.skops", "- path: other.skops")
+    modelbaton.open_package(package)  # a consistent listing, so the files check passes
+    edit_manifest(package, "- path: other.skops", "- path: model/model.skops")
+    (package / "other.skops").rename(package / "model" / "model.skops")
+    csv = write_csv(tmp_path / "in.csv", HEADER, "5.1,3.5,1.4,0.2")
+    assert_error(cli("predict", package, "--input", csv),
+                 "the model artifact other.skops is not among the files the manifest lists")
+
+
 def test_typo_in_the_draft_given_to_pack(cli, tmp_path, packed, iris):
     import skops.io as sio
 

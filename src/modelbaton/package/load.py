@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..contract.errors import BatonError, FlavorError, PackageError, UnsafeInputError
+from ..contract.errors import (
+    BatonError, FlavorError, IntegrityError, PackageError, UnsafeInputError,
+)
 from ..contract.io import MANIFEST_NAME, read_manifest_and_digest
 from ..contract.manifest import Manifest, ModelSection
 from ..flavors import Flavor, get_flavor
@@ -92,10 +94,11 @@ def load(path: str | Path | Package, *, allow_pickle: bool = False,
             f"{package.root}: the model is a pickle, which can run arbitrary code when loaded",
             hint="pass allow_pickle=True (--allow-pickle) only if you trust its author")
     flavor = get_flavor(section.flavor)
+    if section.artifact not in {entry.path for entry in manifest.files}:
+        raise IntegrityError(f"the model artifact {section.artifact} is not among the files "
+                             "the manifest lists", where=str(package.root),
+                             hint="the manifest was edited by hand; re-pack the model")
     artifact = package.root / section.artifact
-    if not artifact.is_file():
-        raise PackageError(f"the model artifact {section.artifact} is missing",
-                           where=str(package.root))
     with code_on_path(package.root / CODE_DIR):
         model = load_artifact(flavor, artifact, section)
         entry = manifest.preprocessing.entry_point if manifest.preprocessing else None
@@ -144,7 +147,8 @@ def code_on_path(code_dir: Path) -> Iterator[None]:
 
     Modules with the code's names are set aside during the load and restored after it,
     so a champion and a challenger that both ship `features.py` load side by side; the
-    loaded functions keep their own module globals.
+    loaded functions keep their own module globals. (An import the code makes only when a
+    function runs, after loading, finds the code no longer on the path: import at the top.)
     """
     if not code_dir.is_dir():
         yield
