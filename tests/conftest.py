@@ -54,6 +54,23 @@ def iris():
     return X, y
 
 
+@pytest.fixture(scope="session")
+def churn():
+    """Customers: numbers, an integer and a category; a string label."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 240
+    frame = pd.DataFrame({
+        "tenure": rng.integers(0, 72, n),
+        "charges": rng.normal(70, 20, n).round(2),
+        "plan": rng.choice(["basic", "plus", "pro"], n),
+    })
+    label = np.where((frame["charges"] > 75) | (frame["plan"] == "pro"), "churn", "stay")
+    return frame, label
+
+
 @pytest.fixture
 def hand_over(tmp_path: Path) -> Callable[[Path], dict[str, Any]]:
     """Load a package three ways: where it was packed, as a copied folder (the original

@@ -28,20 +28,6 @@ def assert_predicts(loaded: dict, data, prediction, probabilities=None) -> None:
                                           err_msg=f"probabilities loaded from the {how}")
 
 
-@pytest.fixture(scope="module")
-def churn():
-    """Numbers, an integer, a category; a string label."""
-    rng = np.random.default_rng(0)
-    n = 240
-    frame = pd.DataFrame({
-        "tenure": rng.integers(0, 72, n),
-        "charges": rng.normal(70, 20, n).round(2),
-        "plan": rng.choice(["basic", "plus", "pro"], n),
-    })
-    label = np.where((frame["charges"] > 75) | (frame["plan"] == "pro"), "churn", "stay")
-    return frame, label
-
-
 # --- scikit-learn ------------------------------------------------------------------------
 
 FEATURES = '''

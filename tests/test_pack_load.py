@@ -23,16 +23,11 @@ from modelbaton.contract.io import read_manifest
 
 
 @pytest.fixture(scope="module")
-def mixed():
+def mixed(churn):
     """A table with numbers, a category, an integer and missing values, and a label."""
     rng = np.random.default_rng(0)
-    n = 300
-    frame = pd.DataFrame({
-        "tenure": rng.integers(0, 72, n),
-        "charges": rng.normal(70, 20, n).round(2),
-        "plan": rng.choice(["basic", "plus", "pro"], n),
-        "score": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
-    })
+    frame = churn[0].assign(score=np.where(rng.random(len(churn[0])) < 0.1, np.nan,
+                                           rng.random(len(churn[0]))))
     y = (frame["charges"] > 70).astype(int)
     pre = ColumnTransformer([
         ("num", StandardScaler(), ["tenure", "charges"]),

@@ -123,10 +123,10 @@ def output_table(pred: Any, proba: np.ndarray | None, labels: list[Any] | None, 
     labels; its predictions are decoded to the interface's `labels`, in the same order.
     """
     pred = np.asarray(pred)
-    if classes is not None and labels is not None and pred.ndim == 1:
-        pred = decode_labels(pred, classes, labels)
     if pred.ndim == 2 and pred.shape[1] == 1:
         pred = pred[:, 0]
+    if classes is not None and labels is not None and pred.ndim == 1:
+        pred = _decode_labels(pred, classes, labels)
     out: Table = {}
     if pred.ndim == 2:
         if labels is not None and len(labels) == pred.shape[1]:
@@ -147,7 +147,7 @@ def output_table(pred: Any, proba: np.ndarray | None, labels: list[Any] | None, 
     return out
 
 
-def decode_labels(pred: np.ndarray, classes: list[Any], labels: list[Any]) -> np.ndarray:
+def _decode_labels(pred: np.ndarray, classes: list[Any], labels: list[Any]) -> np.ndarray:
     """Each predicted class value replaced by the label at the same position."""
     known = np.asarray(classes)
     order = np.argsort(known, kind="stable")
