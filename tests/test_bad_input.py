@@ -214,7 +214,7 @@ def test_sample_that_is_not_what_the_model_takes(cli, tmp_path, saved_model, iri
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith((".pkg", "pkg"))] == []
 
 
-def test_a_model_failing_on_the_sample_is_one_line(tmp_path, iris, cli):
+def test_a_model_failing_on_the_sample_is_one_line(tmp_path, iris):
     X, _ = iris
 
     class Broken:

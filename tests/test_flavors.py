@@ -420,7 +420,7 @@ def test_two_packages_shipping_the_same_module_name_each_use_their_own(tmp_path,
     for factor in (2, 3):
         project = tmp_path / f"project{factor}"
         project.mkdir()
-        (project / "features.py").write_text(textwrap.dedent(f"""
+        (project / "features.py").write_text(textwrap.dedent("""
             from helpers import FACTOR
 
             def score(frame):

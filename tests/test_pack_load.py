@@ -6,10 +6,8 @@ import os
 import shutil
 import stat
 import textwrap
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier

@@ -45,8 +45,9 @@ def init(
 
 
 def pack(
-    model_file: Annotated[Path, typer.Argument(help="The saved model (.skops, .ubj, .txt, "
-                                                    ".onnx, .pt2, .pt; .pkl with --allow-pickle).")],
+    model_file: Annotated[Path, typer.Argument(
+        help="The saved model (.skops, .ubj, .txt, .onnx, .pt2, .pt; .pkl with "
+             "--allow-pickle).")],
     sample: Annotated[Path, typer.Option(help="CSV/Parquet/JSONL of model inputs, ideally the "
                                               "training data.")],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Package folder, or a file "

@@ -74,7 +74,7 @@ def _from_records(records: Sequence[Any]) -> Table:
 
 def _frame_column(series: Any) -> np.ndarray:
     dtype = series.dtype
-    if isinstance(dtype, np.dtype) and dtype != object:
+    if isinstance(dtype, np.dtype) and dtype.kind != "O":
         return _column(series.to_numpy())
     if getattr(dtype, "tz", None) is not None:  # tz-aware datetimes, as UTC
         return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy() \

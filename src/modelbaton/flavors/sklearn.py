@@ -101,7 +101,8 @@ def summarize(model: Any) -> str:
     kind = type(model).__name__
     steps = getattr(model, "steps", None)
     if steps is not None and kind == "Pipeline":
-        return " -> ".join(summarize(step) for _, step in steps if step not in (None, "passthrough"))
+        return " -> ".join(summarize(step) for _, step in steps
+                           if step not in (None, "passthrough"))
     transformers = getattr(model, "transformers", None)
     if transformers is not None and kind == "ColumnTransformer":
         parts = []
