@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import textwrap
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
@@ -21,16 +21,11 @@ from modelbaton.contract.io import read_manifest
 
 
 @pytest.fixture(scope="module")
-def mixed():
+def mixed(churn):
     """A table with numbers, a category, an integer and missing values, and a label."""
     rng = np.random.default_rng(0)
-    n = 300
-    frame = pd.DataFrame({
-        "tenure": rng.integers(0, 72, n),
-        "charges": rng.normal(70, 20, n).round(2),
-        "plan": rng.choice(["basic", "plus", "pro"], n),
-        "score": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
-    })
+    frame = churn[0].assign(score=np.where(rng.random(len(churn[0])) < 0.1, np.nan,
+                                           rng.random(len(churn[0]))))
     y = (frame["charges"] > 70).astype(int)
     pre = ColumnTransformer([
         ("num", StandardScaler(), ["tenure", "charges"]),
@@ -180,3 +175,45 @@ def test_failed_pack_leaves_nothing_behind(tmp_path, iris):
         modelbaton.pack(model, tmp_path / "pkg", sample_input=X.head(0), name="iris",
                         version="1")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_keyword_sections_merge_into_the_draft(tmp_path, iris, cli):
+    X, y = iris
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    assert cli("init", tmp_path / "baton.yaml", "--name", "iris").code == 0
+    path = modelbaton.pack(
+        model, tmp_path / "pkg", sample_input=X, name="iris", version="2", handoff=tmp_path /
+        "baton.yaml", owners={"monitoring": {"name": "ML on-call", "contact": "pager:ml"}},
+        limitations={"known": ["trained on three species only"]})
+    manifest = read_manifest(path / "baton.yaml")
+    assert manifest.version == "2"  # the keyword wins over the draft's 1.0.0
+    assert manifest.owners.monitoring.name == "ML on-call"
+    # The draft's other owners are kept; a list given as a keyword replaces the draft's.
+    assert manifest.owners.data_steward.name.startswith("TODO: who answers for the training")
+    assert manifest.limitations.known == ["trained on three species only"]
+    assert manifest.limitations.failure_modes == ["TODO: how it fails, and how that shows"]
+    assert manifest.monitoring.drift.psi_alert == 0.25
+
+
+def test_keyword_section_typo_suggests_the_field(tmp_path, iris):
+    X, y = iris
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    with pytest.raises(modelbaton.BatonError) as info:
+        modelbaton.pack(model, tmp_path / "pkg", sample_input=X, name="iris", version="1",
+                        owners={"monitorng": {"name": "x"}})
+    assert "unknown key `owners.monitorng`" in str(info.value)
+    assert "did you mean `monitoring`?" in str(info.value)
+    with pytest.raises(modelbaton.BatonError, match="unknown key `retrainig`"):
+        modelbaton.pack(model, tmp_path / "pkg", sample_input=X, name="iris", version="1",
+                        retrainig={"cadence": "monthly"})
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_package_is_readable_by_whoever_receives_it(tmp_path, iris):
+    X, y = iris
+    path = modelbaton.pack(LogisticRegression(max_iter=500).fit(X, y), tmp_path / "pkg",
+                           sample_input=X, name="iris", version="1")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o777 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["pkg"]  # no staging folder left

@@ -45,8 +45,9 @@ def init(
 
 
 def pack(
-    model_file: Annotated[Path, typer.Argument(help="The saved model (.skops, .ubj, .txt, "
-                                                    ".onnx, .pt2, .pt; .pkl with --allow-pickle).")],
+    model_file: Annotated[Path, typer.Argument(
+        help="The saved model (.skops, .ubj, .txt, .onnx, .pt2, .pt; .pkl with "
+             "--allow-pickle).")],
     sample: Annotated[Path, typer.Option(help="CSV/Parquet/JSONL of model inputs, ideally the "
                                               "training data.")],
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Package folder, or a file "
@@ -60,6 +61,9 @@ def pack(
         help="Entry point module:function in the code.")] = None,
     drop: Annotated[list[str], typer.Option(help="Sample column that is not a model input "
                                                  "(e.g. the label); repeatable.")] = [],
+    label: Annotated[list[str], typer.Option(help="Class label, in the order of the model's "
+                                                  "classes (for a model trained on encoded "
+                                                  "labels); repeatable.")] = [],
     training_data: Annotated[Optional[Path], typer.Option(help="Training data file to "
                                                                "fingerprint.")] = None,
     evaluation_data: Annotated[Optional[Path], typer.Option(help="Evaluation data file.")] = None,
@@ -86,7 +90,8 @@ def pack(
                             hint=f"columns: {', '.join(table)}")
         del table[column]
     path = pack_package(model, out_path, sample_input=table, name=name, version=version,
-                        code=code, preprocessing=preprocessing, training_data=training_data,
+                        code=code, preprocessing=preprocessing, labels=label or None,
+                        training_data=training_data,
                         evaluation_data=evaluation_data, requirements=requirements,
                         handoff=config, flavor=flavor, allow_pickle=allow_pickle,
                         overwrite=force)
@@ -205,20 +210,36 @@ def predict(
     format: Annotated[str, typer.Option(help="Stdout format: jsonl or csv.")] = "jsonl",
     with_input: Annotated[bool, typer.Option("--with-input", help="Include the input "
                                                                   "columns.")] = False,
+    keep: Annotated[list[str], typer.Option(help="Column of the file that is not a model "
+                                                 "input, copied to the output (e.g. an id); "
+                                                 "repeatable.")] = [],
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle")] = False,
 ) -> None:
     """Batch scoring: validate a file against the interface and write the predictions."""
     if format not in ("jsonl", "csv"):
         raise BatonError(f"unknown format '{format}'", hint="use jsonl or csv")
+    if output is not None and output.suffix.lower() not in (".csv", ".parquet", ".pq",
+                                                            ".jsonl", ".ndjson"):
+        raise BatonError(f"{output}: unsupported output type '{output.suffix}'",
+                         hint="use .csv, .parquet or .jsonl")
     predictor = load(open_ref(ref), allow_pickle=allow_pickle)
-    strings = [f.name for f in predictor.inputs if f.type in ("string", "datetime")]
-    table = read_table(input_path, string_columns=strings)
+    types = {f.name: f.type for f in predictor.inputs}
+    table = read_table(input_path, types={**types, **dict.fromkeys(keep, "string")})
+    missing = [column for column in keep if column not in table]
+    if missing:
+        raise DataError(f"--keep column '{missing[0]}' is not in the file",
+                        where=str(input_path), hint=f"columns: {', '.join(table)}")
+    kept = {column: table.pop(column) for column in keep}
+    extra = [column for column in table if column not in types]
+    if extra:
+        raise DataError(f"column '{extra[0]}' is not an input of this model",
+                        where=str(input_path), hint=f"remove it, or pass --keep {extra[0]} "
+                        "to copy it to the output")
     try:
         result = predictor.predict_table(table)
-    except DataError as exc:
-        raise DataError(f"{input_path}: {exc.message}", hint=exc.hint) from None
-    if with_input:
-        result = {**table, **result}
+    except DataError as exc:  # rows count from 0, the first line after a CSV header
+        raise DataError(exc.message, where=str(input_path), hint=exc.hint) from None
+    result = {**kept, **(table if with_input else {}), **result}
     if output is not None:
         write_table(result, output)
         out.print(f"wrote {len(next(iter(result.values())))} predictions to {output}",

@@ -7,6 +7,8 @@ exits with code 2; it never shows a traceback unless ``--debug`` is given.
 
 from __future__ import annotations
 
+import re
+
 
 class BatonError(Exception):
     """A failure caused by the input, explained in one line."""
@@ -14,16 +16,22 @@ class BatonError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, *, where: str | None = None, hint: str | None = None):
+        message = _one_line(message)
         super().__init__(message)
         self.message = message
         self.where = where
-        self.hint = hint
+        self.hint = _one_line(hint) if hint else hint
 
     def __str__(self) -> str:
         text = f"{self.where}: {self.message}" if self.where else self.message
         if self.hint:
             text += f" (hint: {self.hint})"
         return text
+
+
+def _one_line(text: str) -> str:
+    """Messages that quote a library's multi-line complaint still print as one line."""
+    return re.sub(r"\s*\n\s*", " ", text.strip())
 
 
 class ManifestError(BatonError):

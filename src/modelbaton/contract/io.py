@@ -34,17 +34,33 @@ SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def read_manifest(path: str | Path, model: type[M] = Manifest) -> M:
     """Read and validate a manifest; every failure names the file, line and field."""
     path = Path(path)
+    return parse_manifest(_read_text(path), source=str(path), model=model)
+
+
+def read_manifest_and_digest(path: str | Path) -> tuple[Manifest, str]:
+    """A package's manifest and digest from one read and one parse of `baton.yaml`."""
+    path = Path(path)
+    text = _read_text(path)
+    data = load_yaml_mapping(text, str(path))
+    manifest = _validate(data, text, str(path), Manifest)
+    return manifest, hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ManifestError(f"{path} does not exist", hint="run `baton init` to scaffold one")
+        raise ManifestError(f"{path} does not exist",
+                            hint="run `baton init` to scaffold one") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"cannot read {path}: {exc}")
-    return parse_manifest(text, source=str(path), model=model)
+        raise ManifestError(f"cannot read {path}: {exc}") from None
 
 
 def parse_manifest(text: str, *, source: str = MANIFEST_NAME, model: type[M] = Manifest) -> M:
-    data = load_yaml_mapping(text, source)
+    return _validate(load_yaml_mapping(text, source), text, source, model)
+
+
+def _validate(data: dict[str, Any], text: str, source: str, model: type[M]) -> M:
     version = data.get("apiVersion")
     if version not in SUPPORTED_API_VERSIONS:
         supported = ", ".join(SUPPORTED_API_VERSIONS)
@@ -57,7 +73,7 @@ def parse_manifest(text: str, *, source: str = MANIFEST_NAME, model: type[M] = M
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise _located(exc, text, source, model) from None
+        raise validation_error(exc, model, source=source, text=text) from None
 
 
 def load_yaml_mapping(text: str, source: str) -> dict[str, Any]:
@@ -130,11 +146,14 @@ _Dumper.add_representer(str, _represent_str)
 # --- locating validation errors ----------------------------------------------------------
 
 
-def _located(exc: ValidationError, text: str, source: str, model: type[BaseModel]) -> ManifestError:
+def validation_error(exc: ValidationError, model: type[BaseModel], *, source: str,
+                     text: str | None = None) -> ManifestError:
+    """One located line for a pydantic error: field path, line (when the YAML text is known)
+    and, for an unknown key, the nearest valid one."""
     error = exc.errors()[0]
     loc = tuple(error["loc"])
     field = ".".join(str(part) for part in loc) or "(top level)"
-    where = f"{source}:{_line_of(text, loc)}"
+    where = f"{source}:{_line_of(text, loc)}" if text is not None else source
     more = exc.error_count() - 1
     suffix = f" ({more} more error{'s' if more > 1 else ''} after this one)" if more else ""
     if error["type"] == "extra_forbidden":

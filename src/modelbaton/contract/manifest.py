@@ -10,9 +10,10 @@ starting with ``TODO``); `baton check` reports every one of them.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, Union
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 API_VERSION = "baton/v1"
 #: The manifest versions this release reads.
@@ -23,6 +24,17 @@ Scalar = Union[bool, int, float, str]
 When = Union[dt.datetime, dt.date]
 FieldType = Literal["integer", "number", "string", "boolean", "datetime"]
 Task = Literal["classification", "regression", "other"]
+
+
+def _inside_package(path: str) -> str:
+    parts = PurePosixPath(path).parts
+    if not parts or path.startswith("/") or "\\" in path or ".." in parts or ":" in parts[0]:
+        raise ValueError(f"'{path}' is not a relative path inside the package")
+    return path
+
+
+#: A file of the package, relative to its root: never absolute, never climbing out with `..`.
+PackagePath = Annotated[str, AfterValidator(_inside_package)]
 
 
 def is_todo(value: Any) -> bool:
@@ -74,7 +86,7 @@ class ModelSection(Section):
 
     flavor: str = Field(description="Model library adapter: sklearn, xgboost, lightgbm, onnx, "
                         "torch, python, mlflow or pickle.")
-    artifact: str = Field(description="Path of the artifact inside the package.")
+    artifact: PackagePath = Field(description="Path of the artifact inside the package.")
     serialization: str = Field(description="On-disk format, e.g. skops, xgboost-json, onnx.")
     library: str | None = Field(None, description="Distribution that runs the model.")
     library_version: str | None = None
@@ -141,7 +153,8 @@ class Environment(Section):
 
     python: str
     platform: str
-    lock: str = Field("env/requirements.lock", description="Path of the pinned requirements.")
+    lock: PackagePath = Field("env/requirements.lock",
+                              description="Path of the pinned requirements.")
     source: Literal["captured", "user"] = Field(
         "captured", description="captured: pins of what the model imports; user: a given lock."
     )
@@ -178,7 +191,7 @@ class Dataset(Section):
 
 class DataSection(Section):
     datasets: list[Dataset] = Field(default_factory=list)
-    reference: str | None = Field(
+    reference: PackagePath | None = Field(
         None, description="Path of the training data's reference profile inside the package."
     )
 
@@ -186,7 +199,7 @@ class DataSection(Section):
 class Golden(Section):
     """Golden examples: inputs and the exact outputs the model gave when packed."""
 
-    path: str = "data/golden.json"
+    path: PackagePath = "data/golden.json"
     rows: int
     rtol: float = Field(1e-6, description="Relative tolerance for float outputs on replay.")
     atol: float = Field(1e-9, description="Absolute tolerance for float outputs on replay.")
@@ -330,7 +343,7 @@ class Lineage(Section):
 
 
 class FileEntry(Section):
-    path: str
+    path: PackagePath
     sha256: str
     size: int
 

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from ..contract.errors import DataError
 from ..contract.manifest import FieldSpec
-from .table import Table, n_rows
+from .table import Table, as_datetime, n_rows
 
 MAX_CATEGORIES = 50
 
@@ -39,15 +39,28 @@ class Problem:
 
 
 def infer_fields(table: Table, *, max_categories: int = MAX_CATEGORIES,
-                 categorical: Sequence[str] = ()) -> list[FieldSpec]:
-    """The schema of a sample: what a caller must send for the model to work."""
+                 categorical: Sequence[str] = (),
+                 categories: Mapping[str, Sequence[Any]] | None = None) -> list[FieldSpec]:
+    """The schema of a sample: what a caller must send for the model to work.
+
+    `categorical` names columns whose values are categories even when they are numbers;
+    `categories` gives a column's declared categories (a pandas categorical's), which are
+    its allowed values even when the sample does not show them all.
+    """
     if not table:
         raise DataError("the sample input has no columns")
     if n_rows(table) == 0:
         raise DataError("the sample input has no rows",
                         hint="pass a few representative rows, ideally the training data")
-    return [infer_field(name, col, max_categories=max_categories,
-                        categorical=name in categorical) for name, col in table.items()]
+    declared = categories or {}
+    fields = []
+    for name, column in table.items():
+        field = infer_field(name, column, max_categories=max_categories,
+                            categorical=name in categorical or name in declared)
+        if name in declared:
+            field = field.model_copy(update={"categories": list(declared[name])})
+        fields.append(field)
+    return fields
 
 
 def infer_field(name: str, column: np.ndarray, *, max_categories: int = MAX_CATEGORIES,
@@ -71,9 +84,13 @@ def infer_field(name: str, column: np.ndarray, *, max_categories: int = MAX_CATE
         return FieldSpec(name=name, type="datetime", nullable=nullable)
     if kind == "O":
         types = {type(v) for v in present}
-        if types <= {bool, np.bool_}:
+        if all(issubclass(t, (bool, np.bool_)) for t in types):
             return FieldSpec(name=name, type="boolean", nullable=nullable)
-        if types <= {str, np.str_}:
+        if all(issubclass(t, (int, np.integer)) and not issubclass(t, (bool, np.bool_))
+               for t in types):  # integers with missing values
+            return _numeric(name, "integer", present.astype(np.int64), nullable,
+                            max_categories, categorical)
+        if all(issubclass(t, (str, np.str_)) for t in types):
             values = sorted(set(present.tolist()))
             few = len(values) <= max_categories and (categorical or len(values) < len(present))
             return FieldSpec(name=name, type="string", nullable=nullable,
@@ -140,14 +157,14 @@ def check_table(table: Table, fields: Sequence[FieldSpec], *,
     return out, problems
 
 
-def conform(table: Table, fields: Sequence[FieldSpec], *, what: str = "input") -> Table:
+def conform(table: Table, fields: Sequence[FieldSpec]) -> Table:
     """The table cast to the schema, or a DataError naming the first problem and the count."""
     out, problems = check_table(table, fields)
     if problems:
         more = len(problems) - 1
         tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         names = ", ".join(f.name for f in fields)
-        raise DataError(f"{what}: {problems[0]}{tail}",
+        raise DataError(f"{problems[0]}{tail}",
                         hint=f"the model takes {names}; see `baton inspect` for types and ranges")
     return out
 
@@ -239,7 +256,7 @@ def _cast(column: np.ndarray, type_: str, missing: np.ndarray) -> tuple[np.ndarr
                 if missing[i]:
                     continue
                 try:
-                    out[i] = np.datetime64(value)
+                    out[i] = as_datetime(value)
                 except (ValueError, TypeError):
                     bad.append(i)
             return (column if bad else out), bad

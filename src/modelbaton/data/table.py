@@ -9,7 +9,9 @@ Missing values are NaN in float columns and None in object columns.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,44 +73,79 @@ def _from_records(records: Sequence[Any]) -> Table:
 
 
 def _frame_column(series: Any) -> np.ndarray:
-    kind = str(series.dtype)
-    if kind == "category" or kind.startswith(("string", "str")) or kind == "object":
-        values = series.astype(object).where(series.notna(), None)
-        return _column(values.tolist())
-    if kind in ("boolean",):
-        return series.to_numpy(dtype=object, na_value=None) if series.isna().any() \
-            else series.to_numpy(dtype=bool)
-    if kind[:1] in ("I", "U", "F") or kind in ("Int64", "Float64"):  # pandas nullable numbers
-        if series.isna().any():
-            return series.to_numpy(dtype="float64", na_value=np.nan)
-        return series.to_numpy(dtype="int64" if kind[0] in "IU" else "float64")
-    if kind.startswith("datetime64"):
-        return series.to_numpy().astype("datetime64[us]")
-    return series.to_numpy()
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind != "O":
+        return _column(series.to_numpy())
+    if getattr(dtype, "tz", None) is not None:  # tz-aware datetimes, as UTC
+        return series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy() \
+            .astype("datetime64[us]")
+    # Objects and pandas' own dtypes (nullable numbers and booleans, strings, categoricals,
+    # Arrow types): plain Python values, with None wherever pandas sees a missing value.
+    return _column(series.astype(object).where(series.notna(), None).tolist())
+
+
+def frame_categories(frame: Any) -> dict[str, list[Any]]:
+    """The declared categories of a DataFrame's categorical columns, by column."""
+    found = {}
+    for name in frame.columns:
+        categories = getattr(frame[name].dtype, "categories", None)
+        if categories is not None:
+            found[str(name)] = [v.item() if isinstance(v, np.generic) else v
+                                for v in categories.tolist()]
+    return found
 
 
 def _column(values: Any) -> np.ndarray:
-    """One column as the narrowest array that holds it without loss."""
+    """One column as the narrowest array that holds it without loss.
+
+    Integers with missing values stay Python ints beside None (an object array), so the
+    interface still knows the column is integer; `conform` casts them to float with NaN.
+    """
     if isinstance(values, np.ndarray) and values.dtype != object:
         if values.dtype.kind == "M":
             return values.astype("datetime64[us]")
         return values.astype(object) if values.dtype.kind in "US" else values
     items = list(values)
     present = [v for v in items if v is not None and not (isinstance(v, float) and v != v)]
+    complete = len(present) == len(items)
     if present and all(isinstance(v, (bool, np.bool_)) for v in present):
-        return np.array(items, dtype=bool) if len(present) == len(items) else \
-            np.array(items, dtype=object)
+        return np.array(items, dtype=bool) if complete else _objects(items)
     if present and all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
                        for v in present):
-        if len(present) == len(items):
-            return np.array(items, dtype=np.int64)
-        return np.array([np.nan if v is None else v for v in items], dtype=np.float64)
+        return np.array(items, dtype=np.int64) if complete else _objects(items)
     if present and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
                        for v in present):
         return np.array([np.nan if v is None else v for v in items], dtype=np.float64)
+    if present and all(isinstance(v, (dt.date, np.datetime64)) for v in present):
+        return np.array([None if v is None else _naive_utc(v) for v in items],
+                        dtype="datetime64[us]")
+    return _objects(items)
+
+
+def _objects(items: list[Any]) -> np.ndarray:
     out = np.empty(len(items), dtype=object)
     out[:] = [None if (isinstance(v, float) and v != v) else v for v in items]
     return out
+
+
+def as_datetime(value: Any) -> np.datetime64:
+    """An ISO 8601 string, a date or a datetime as a datetime64 in UTC (naive)."""
+    if isinstance(value, str):
+        text = value.strip()
+        text = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text  # for Python 3.10
+        value = dt.datetime.fromisoformat(text)
+    elif isinstance(value, np.datetime64):
+        return value.astype("datetime64[us]")
+    elif not isinstance(value, dt.date):
+        raise TypeError(f"not a date or time: {value!r}")
+    return np.datetime64(_naive_utc(value), "us")
+
+
+def _naive_utc(value: Any) -> Any:
+    """Aware datetimes as naive UTC: the interface's datetimes carry no time zone."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
 
 
 def to_frame(table: Table) -> Any:
@@ -129,8 +166,9 @@ def python_values(column: np.ndarray) -> list[Any]:
     """Plain Python values for JSON: NaN becomes None, datetimes ISO strings."""
     if column.dtype.kind == "f":
         return [None if v != v else v for v in column.tolist()]
-    if column.dtype.kind == "M":
-        return [None if np.isnat(v) else str(v) for v in column]
+    if column.dtype.kind == "M":  # RFC 3339 in UTC, which every JSON and Avro reader takes
+        text = np.datetime_as_string(column.astype("datetime64[us]"), timezone="UTC")
+        return [None if np.isnat(v) else t for v, t in zip(column, text.tolist())]
     if column.dtype == object:
         return [v.item() if isinstance(v, np.generic) else v for v in column.tolist()]
     return column.tolist()
@@ -143,8 +181,14 @@ def select_rows(table: Table, index: Any) -> Table:
 # --- files -------------------------------------------------------------------------------
 
 
-def read_table(path: str | Path, *, string_columns: Sequence[str] = ()) -> Table:
-    """Read CSV, Parquet or JSON Lines; errors name the file and, where known, the row."""
+def read_table(path: str | Path, *, types: Mapping[str, str] | None = None) -> Table:
+    """Read CSV, Parquet or JSON Lines; errors name the file and, where known, the row.
+
+    `types` (field name -> interface type) says how to read CSV text: a number column
+    keeps a value that is not a number as text, so the check names that one row.
+    Columns without a type are read as the narrowest type all their values have; text
+    that is all ISO 8601 dates or times is read as datetimes.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path} does not exist")
@@ -157,8 +201,10 @@ def read_table(path: str | Path, *, string_columns: Sequence[str] = ()) -> Table
     if suffix in (".parquet", ".pq"):
         return _read_parquet(path)
     if suffix == ".csv":
-        return _read_csv(path, set(string_columns))
-    return _read_json(path)
+        return _read_csv(path, types or {})
+    table = _read_json(path)
+    return {name: column if name in (types or {}) else _iso_datetimes(column)
+            for name, column in table.items()}
 
 
 def _read_parquet(path: Path) -> Table:
@@ -187,7 +233,7 @@ def _arrow_column(column: Any) -> np.ndarray:
     return _column(column.to_pylist())
 
 
-def _read_csv(path: Path, string_columns: set[str]) -> Table:
+def _read_csv(path: Path, types: Mapping[str, str]) -> Table:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         try:
@@ -201,37 +247,69 @@ def _read_csv(path: Path, string_columns: set[str]) -> Table:
             raise DataError(f"{path}: column '{dup}' appears twice in the header")
         rows: list[list[str]] = []
         try:
-            for line_no, row in enumerate(reader, start=2):
+            for row in reader:
                 if not row:
                     continue
                 if len(row) != len(header):
-                    raise DataError(f"{path}:{line_no}: {len(row)} values for "
+                    raise DataError(f"{path}:{reader.line_num}: {len(row)} values for "
                                     f"{len(header)} columns")
                 rows.append(row)
         except (csv.Error, UnicodeDecodeError) as exc:
             raise DataError(f"{path}: not a readable CSV file ({exc})") from None
     columns = list(zip(*rows)) if rows else [()] * len(header)
-    return {name: _parse_text(values, as_string=name in string_columns)
-            for name, values in zip(header, columns)}
+    return {name: _parse_text(values, types.get(name)) for name, values in zip(header, columns)}
 
 
-def _parse_text(values: Sequence[str], as_string: bool) -> np.ndarray:
-    """The narrowest type every non-empty value parses as: int, float, bool or text."""
+def _parse_text(values: Sequence[str], type_: str | None) -> np.ndarray:
+    """CSV text as the field's type, or as the narrowest type every value parses as."""
     cells = [None if v == "" else v for v in values]
+    if type_ in ("string", "datetime"):
+        return _objects(cells)
+    if type_ in ("integer", "number"):
+        return _column([None if v is None else _number(v) for v in cells])
+    if type_ == "boolean":
+        return _column([None if v is None else _BOOLEANS.get(v.lower(), v) for v in cells])
     present = [v for v in cells if v is not None]
-    if not as_string and present:
+    if present:
         for parse in (int, float):
             try:
                 parsed = [None if v is None else parse(v) for v in cells]
             except ValueError:
                 continue
             return _column(parsed)
-        lowered = {v.lower() for v in present}
-        if lowered <= {"true", "false"}:
-            return _column([None if v is None else v.lower() == "true" for v in cells])
-    out = np.empty(len(cells), dtype=object)
-    out[:] = cells
-    return out
+        if {v.lower() for v in present} <= _BOOLEANS.keys():
+            return _column([None if v is None else _BOOLEANS[v.lower()] for v in cells])
+    return _iso_datetimes(_objects(cells))
+
+
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?"
+                           r"(Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def _iso_datetimes(column: np.ndarray) -> np.ndarray:
+    """A text column whose every value is an ISO 8601 date or time, as datetimes."""
+    present = [v for v in column if v is not None]
+    if column.dtype != object or not present or not all(
+            isinstance(v, str) and _ISO_DATETIME.fullmatch(v) for v in present):
+        return column
+    try:
+        return np.array([None if v is None else as_datetime(v) for v in column],
+                        dtype="datetime64[us]")
+    except ValueError:  # looks like a date but is not one (2021-02-30)
+        return column
+
+
+_BOOLEANS = {"true": True, "false": False}
+
+
+def _number(text: str) -> int | float | str:
+    """An int, a float, or the text unchanged when it is neither (the check names it)."""
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _read_json(path: Path) -> Table:

@@ -82,4 +82,5 @@ def read_model_file(path: Path, *, flavor: str | None = None,
         raise FlavorError(f"{path}: the {flavor} library cannot read it: {exc}") from None
 
 
-__all__ = ["Description", "Flavor", "Saved", "FLAVOR_NAMES", "detect_flavor", "get_flavor", "read_model_file"]
+__all__ = ["Description", "Flavor", "Saved", "FLAVOR_NAMES", "detect_flavor", "get_flavor",
+           "read_model_file"]

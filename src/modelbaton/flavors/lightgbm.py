@@ -1,7 +1,13 @@
-"""LightGBM in its native text format; the scikit-learn wrappers keep their labels."""
+"""LightGBM in its native text format; the scikit-learn wrappers keep their labels.
+
+A model trained on a DataFrame with pandas categorical columns records their categories
+(`pandas_categorical`); Baton's tables hold such columns as plain values, so they are
+turned back into categoricals with exactly those categories before LightGBM sees them.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +59,16 @@ class LightGBMFlavor(Flavor):
     def load(self, path: Path, section: ModelSection) -> Any:
         lgb = self.import_library()
         try:
-            return _Loaded(lgb.Booster(model_file=str(path)), section.options.get("labels"))
+            booster = lgb.Booster(model_file=str(path))
         except lgb.basic.LightGBMError as exc:
             raise FlavorError(f"LightGBM cannot read {path.name}: {exc}") from None
+        return _Loaded(booster, section.options.get("labels"))
 
     def read_file(self, path: Path) -> Any:
         return self.import_library().Booster(model_file=str(path))
 
     def predict(self, model: Any, inputs: Any) -> np.ndarray:
+        inputs = _with_categoricals(model, inputs)
         if isinstance(model, _Loaded):
             raw = model.booster.predict(inputs)
             if model.labels is None:
@@ -70,13 +78,22 @@ class LightGBMFlavor(Flavor):
         return np.asarray(model.predict(inputs))
 
     def predict_proba(self, model: Any, inputs: Any) -> np.ndarray | None:
+        inputs = _with_categoricals(model, inputs)
         if isinstance(model, _Loaded):
             return _proba(model.booster.predict(inputs)) if model.labels is not None else None
         return np.asarray(model.predict_proba(inputs)) if hasattr(model, "predict_proba") \
             else None
 
+    def predict_with_proba(self, model: Any, inputs: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        if isinstance(model, _Loaded) and model.labels is not None:
+            proba = _proba(model.booster.predict(_with_categoricals(model, inputs)))
+            return model.labels[np.argmax(proba, axis=1)], proba
+        return super().predict_with_proba(model, inputs)
+
     def wants_frame(self, model: Any) -> bool:
-        return bool(getattr(_booster(model), "pandas_categorical", None))
+        """Fed by column name when it was fitted on a DataFrame, as LightGBM then expects."""
+        return getattr(model, "feature_names_in_", None) is not None or \
+            bool(getattr(_booster(model), "pandas_categorical", None))
 
 
 class _Loaded:
@@ -84,7 +101,8 @@ class _Loaded:
 
     def __init__(self, booster: Any, labels: list[Any] | None):
         self.booster = booster
-        self.labels = np.asarray(labels) if labels is not None else None
+        self.labels = np.asarray(labels, dtype=object) if labels is not None else None
+        self.categoricals = _categoricals(booster)
 
 
 def _booster(model: Any) -> Any:
@@ -96,6 +114,41 @@ def _booster(model: Any) -> Any:
     if booster is None:
         raise FlavorError("the LightGBM model is not fitted", hint="call fit() before packing")
     return booster
+
+
+def _categoricals(booster: Any) -> list[tuple[str, list[Any]]]:
+    """(column, categories) of each pandas categorical the model was trained with."""
+    categories = getattr(booster, "pandas_categorical", None) or []
+    if not categories:
+        return []
+    indices = booster.params.get("categorical_feature")
+    if not indices:  # a booster trained in this process: its model text records them
+        header = booster.model_to_string(num_iteration=1)
+        found = re.search(r"^\[categorical_feature: ([0-9,]*)\]$", header, re.M)
+        indices = [int(i) for i in found.group(1).split(",") if i] if found else []
+    if isinstance(indices, str):
+        indices = [int(i) for i in indices.split(",") if i]
+    names = booster.feature_name()
+    if len(indices) != len(categories):
+        raise FlavorError("cannot tell which columns are the LightGBM model's pandas "
+                          "categoricals", hint="train with categorical_feature='auto'")
+    return [(names[int(i)], list(c)) for i, c in zip(indices, categories)]
+
+
+def _with_categoricals(model: Any, inputs: Any) -> Any:
+    """The DataFrame with the model's categorical columns as pandas categoricals again."""
+    if not hasattr(inputs, "columns"):
+        return inputs
+    found = model.categoricals if isinstance(model, _Loaded) else _categoricals(_booster(model))
+    if not found:
+        return inputs
+    import pandas as pd
+
+    inputs = inputs.copy()
+    for name, categories in found:
+        if name in inputs.columns:
+            inputs[name] = pd.Categorical(inputs[name], categories=categories)
+    return inputs
 
 
 def _proba(raw: np.ndarray) -> np.ndarray:

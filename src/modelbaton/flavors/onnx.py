@@ -58,19 +58,10 @@ class OnnxFlavor(Flavor):
         return Saved(artifact="model/model.onnx", serialization="onnx")
 
     def load(self, path: Path, section: ModelSection) -> Any:
-        ort = self.import_library()
-        try:
-            return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise FlavorError(f"onnxruntime cannot load {path.name}: {exc}") from None
+        return self._session(path)
 
     def read_file(self, path: Path) -> Any:
         return path
-
-    def _session(self, model: Any) -> Any:
-        ort = self.import_library()
-        source = str(model) if isinstance(model, (str, Path)) else model.SerializeToString()
-        return ort.InferenceSession(source, providers=["CPUExecutionProvider"])
 
     def predict(self, model: Any, inputs: Any) -> np.ndarray:
         return np.asarray(self._run(model, inputs)[0])
@@ -97,9 +88,20 @@ class OnnxFlavor(Flavor):
         weights = {init.name for init in graph.initializer}
         return len([i for i in graph.input if i.name not in weights]) > 1
 
+    def _session(self, model: Any) -> Any:
+        """An onnxruntime session for a loaded session, a ModelProto or a file."""
+        if hasattr(model, "get_inputs"):
+            return model
+        ort = self.import_library()
+        source = str(model) if isinstance(model, (str, Path)) else model.SerializeToString()
+        try:
+            return ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            shown = Path(model).name if isinstance(model, (str, Path)) else "the ONNX model"
+            raise FlavorError(f"onnxruntime cannot load {shown}: {exc}") from None
+
     def _run(self, model: Any, inputs: Any) -> list[Any]:
-        # A graph given as a file or ModelProto (when packing) gets a session of its own.
-        session = model if hasattr(model, "get_inputs") else self._session(model)
+        session = self._session(model)
         graph_inputs = session.get_inputs()
         if len(graph_inputs) == 1:
             spec = graph_inputs[0]

@@ -54,14 +54,20 @@ class SklearnFlavor(Flavor):
 
     def load(self, path: Path, section: ModelSection) -> Any:
         sio = self._skops()
-        found = set(sio.get_untrusted_types(file=path))
-        unexpected = sorted(found - set(section.trusted_types))
-        if unexpected:
+        from skops.io.exceptions import UntrustedTypesFoundException
+
+        try:
+            # skops audits the whole tree first and constructs nothing unless every type is
+            # safe by default or recorded in the manifest.
+            return sio.load(path, trusted=list(section.trusted_types))
+        except UntrustedTypesFoundException:
+            found = set(sio.get_untrusted_types(file=path))
+            unexpected = sorted(found - set(section.trusted_types))
             raise UnsafeInputError(
                 f"{path.name} contains types the manifest does not trust: "
                 + ", ".join(unexpected),
-                hint="the artifact was changed after packing; re-pack it from the original model")
-        return sio.load(path, trusted=sorted(found))
+                hint="the artifact was changed after packing; re-pack it from the original "
+                     "model") from None
 
     def read_file(self, path: Path) -> Any:
         # The person packing vouches for their own file; the types are recorded on save.
@@ -95,7 +101,8 @@ def summarize(model: Any) -> str:
     kind = type(model).__name__
     steps = getattr(model, "steps", None)
     if steps is not None and kind == "Pipeline":
-        return " -> ".join(summarize(step) for _, step in steps if step not in (None, "passthrough"))
+        return " -> ".join(summarize(step) for _, step in steps
+                           if step not in (None, "passthrough"))
     transformers = getattr(model, "transformers", None)
     if transformers is not None and kind == "ColumnTransformer":
         parts = []

@@ -6,6 +6,9 @@ a ScriptModule or ExportedProgram is saved as it is. Inputs are one float matrix
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +33,20 @@ class TorchFlavor(Flavor):
         return module_root(model) == "torch" or _is_module(model)
 
     def describe(self, model: Any) -> Description:
-        torch = self.import_library()
-        module = model.module() if hasattr(model, "module") and not isinstance(
-            model, torch.nn.Module) else model
+        module = _callable(model)
         params = sum(p.numel() for p in module.parameters()) if hasattr(module, "parameters") \
             else 0
-        layers = [type(m).__name__ for m in module.children()] if hasattr(module, "children") \
-            else []
-        shown = " -> ".join(layers) if layers else type(module).__name__
-        return Description(architecture=f"{type(model).__name__}({shown}; {params:,} parameters)",
+        layers = [_kind(m) for m in module.children()] if hasattr(module, "children") else []
+        shown = " -> ".join(layers) if layers else _kind(module)
+        return Description(architecture=f"{_kind(model)}({shown}; {params:,} parameters)",
                            hyperparameters={"parameters": params})
 
     def save(self, model: Any, model_dir: Path, sample: Any = None) -> Saved:
         torch = self.import_library()
         dtype = "float32"
         if isinstance(model, torch.jit.ScriptModule):
-            torch.jit.save(model, str(model_dir / "model.pt"))
+            with _torchscript():
+                torch.jit.save(model, str(model_dir / "model.pt"))
             return Saved("model/model.pt", "torchscript", options={"dtype": dtype})
         if isinstance(model, torch.export.ExportedProgram):
             torch.export.save(model, str(model_dir / "model.pt2"))
@@ -62,13 +63,13 @@ class TorchFlavor(Flavor):
             program = torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
         except Exception as export_error:  # fall back to tracing, which handles more modules
             try:
-                with torch.inference_mode():
+                with _torchscript(), torch.inference_mode():
                     traced = torch.jit.trace(model, example)
+                    torch.jit.save(traced, str(model_dir / "model.pt"))
             except Exception:
                 raise FlavorError(f"cannot export the PyTorch module: {export_error}",
                                   hint="export it yourself with torch.export and pass the "
                                        "ExportedProgram") from None
-            torch.jit.save(traced, str(model_dir / "model.pt"))
             return Saved("model/model.pt", "torchscript", options={"dtype": dtype})
         torch.export.save(program, str(model_dir / "model.pt2"))
         return Saved("model/model.pt2", "torch-export", options={"dtype": dtype})
@@ -79,7 +80,8 @@ class TorchFlavor(Flavor):
             if section.serialization == "torch-export":
                 return torch.export.load(str(path)).module()
             if section.serialization == "torchscript":
-                return torch.jit.load(str(path), map_location="cpu")
+                with _torchscript():
+                    return torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:  # torch raises many types for a damaged archive
             raise FlavorError(f"PyTorch cannot load {path.name}: {exc}") from None
         raise FlavorError(f"unknown PyTorch serialization '{section.serialization}'",
@@ -90,7 +92,8 @@ class TorchFlavor(Flavor):
         try:
             if path.suffix == ".pt2":
                 return torch.export.load(str(path))
-            return torch.jit.load(str(path), map_location="cpu")
+            with _torchscript():
+                return torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:  # torch raises many types for a file it cannot read
             raise FlavorError(f"PyTorch cannot read {path}: {exc}",
                               hint="save with torch.export.save (.pt2) or torch.jit.save (.pt)")
@@ -101,13 +104,34 @@ class TorchFlavor(Flavor):
             model = model.module()
         tensor = torch.as_tensor(as_matrix(inputs, np.float32))
         with torch.inference_mode():
-            out = model(tensor)
+            out = _callable(model)(tensor)
         if isinstance(out, (tuple, list)):
             out = out[0]
         return out.detach().cpu().numpy()
 
     def wants_frame(self, model: Any) -> bool:
         return False
+
+
+@contextlib.contextmanager
+def _torchscript() -> Iterator[None]:
+    """TorchScript is deprecated in recent PyTorch, but packages made with it still load;
+    whoever receives one is not the person who chose the format, so no warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"`torch\.jit", DeprecationWarning)
+        yield
+
+
+def _callable(model: Any) -> Any:
+    """What runs the model: an ExportedProgram runs through its `.module()`."""
+    if type(model).__name__ == "ExportedProgram":
+        return model.module()
+    return model
+
+
+def _kind(module: Any) -> str:
+    """A module's class name; TorchScript keeps it as `original_name`."""
+    return getattr(module, "original_name", None) or type(module).__name__
 
 
 def _is_module(model: Any) -> bool:

@@ -88,4 +88,6 @@ class XGBoostFlavor(Flavor):
         return np.asarray(model.predict_proba(inputs))
 
     def wants_frame(self, model: Any) -> bool:
-        return getattr(model, "feature_names_in_", None) is not None
+        """Fed by column name when it was fitted with feature names (from a DataFrame)."""
+        booster = model.get_booster() if hasattr(model, "get_booster") else model
+        return bool(booster.feature_names)

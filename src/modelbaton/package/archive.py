@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import gzip
 import os
+import posixpath
 import shutil
 import tarfile
 import tempfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from ..contract.errors import PackageError, UnsafeInputError
-from ..contract.io import MANIFEST_NAME
-from .integrity import RECEIPTS_DIR, packaged_files
+from ..contract.errors import IntegrityError, PackageError, UnsafeInputError
+from ..contract.io import MANIFEST_NAME, read_manifest
+from .integrity import RECEIPTS_DIR
 
 SUFFIX = ".baton"
 MAX_MEMBERS = 100_000
@@ -31,28 +32,40 @@ _RATIO_FLOOR = 64 << 20  # small archives may compress better than that legitima
 
 
 def write_archive(root: Path, dest: Path, *, level: int = 6) -> Path:
-    """Write the package folder `root` as one `.baton` file, atomically."""
-    names = [MANIFEST_NAME, *packaged_files(root)]
+    """Write the package folder `root` as one `.baton` file, atomically.
+
+    It holds the manifest, exactly the files it lists and the receipts; anything else
+    lying in the folder is not part of the package and stays out.
+    """
+    listed = sorted(entry.path for entry in read_manifest(root / MANIFEST_NAME).files)
+    missing = next((name for name in listed if not (root / name).is_file()), None)
+    if missing is not None:
+        raise IntegrityError(f"file listed in the manifest is missing: {missing}",
+                             where=str(root), hint="the package is incomplete; copy it again")
+    names = [MANIFEST_NAME, *listed]
     receipts = root / RECEIPTS_DIR
     if receipts.is_dir():
         names += sorted(str(p.relative_to(root)).replace(os.sep, "/")
                         for p in receipts.rglob("*") if p.is_file())
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
-                                               compresslevel=level, mtime=0) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name in names:
-            path = root / name
-            info = tarfile.TarInfo(name)
-            info.size = path.stat().st_size
-            info.mode = 0o644
-            info.mtime = 0
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            with open(path, "rb") as handle:
-                tar.addfile(info, handle)
-    os.replace(tmp, dest)
+    try:
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
+                                                   compresslevel=level, mtime=0) as gz, \
+                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for name in names:
+                path = root / name
+                info = tarfile.TarInfo(name)
+                info.size = path.stat().st_size
+                info.mode = 0o644
+                info.mtime = 0
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                with open(path, "rb") as handle:
+                    tar.addfile(info, handle)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
     return dest
 
 
@@ -68,7 +81,11 @@ def extract_archive(archive: Path, dest: Path, *, max_bytes: int = MAX_BYTES,
         if not (staging / MANIFEST_NAME).is_file():
             raise PackageError(f"{archive} holds no {MANIFEST_NAME}",
                                hint="is it a Baton package archive?")
-        os.replace(staging, dest)
+        try:
+            os.replace(staging, dest)
+        except OSError as exc:  # e.g. another process extracted the same archive meanwhile
+            raise PackageError(f"cannot move the extracted package into {dest} ({exc})") \
+                from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -108,8 +125,10 @@ def _extract_members(archive: Path, root: Path, max_bytes: int, max_members: int
                                 f"{archive} unpacks to more than {budget:,} bytes",
                                 hint="refused as a possible decompression bomb")
                         out.write(chunk)
-        except (tarfile.TarError, EOFError, zlib.error) as exc:
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise PackageError(f"{archive} is truncated or corrupt ({exc})") from None
+        except OSError as exc:  # a member that collides with another one, a full disk
+            raise PackageError(f"{archive}: cannot extract it ({exc})") from None
 
 
 def _safe_name(archive: Path, member: tarfile.TarInfo) -> str:
@@ -120,8 +139,8 @@ def _safe_name(archive: Path, member: tarfile.TarInfo) -> str:
     if ".." in path.parts:
         raise UnsafeInputError(f"{archive}: member '{name}' climbs out with '..'")
     if member.issym() or member.islnk():
-        target = PurePosixPath(member.linkname)
-        escapes = target.is_absolute() or ".." in (path.parent / target).parts
+        target = posixpath.normpath(posixpath.join(str(path.parent), member.linkname))
+        escapes = target.startswith(("/", "..")) or ":" in target[:2]
         reason = f"points outside the package ({member.linkname})" if escapes \
             else "is a link; package archives hold regular files only"
         raise UnsafeInputError(f"{archive}: member '{name}' {reason}")

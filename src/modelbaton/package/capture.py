@@ -28,6 +28,7 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from ..contract.errors import DataError
 from ..contract.manifest import Dataset, Lineage
 from ..settings import current_user
 from .integrity import sha256_file
@@ -205,9 +206,22 @@ def lineage(cwd: Path, *, run_id: str | None = None,
 
     git = git_state(cwd)
     return Lineage(**git, run_id=run_id or os.environ.get("MLFLOW_RUN_ID"),
-                   parent_version=parent_version,
-                   created_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+                   parent_version=parent_version, created_at=build_time(),
                    created_by=current_user(), baton_version=__version__)
+
+
+def build_time() -> dt.datetime:
+    """Now, or `$SOURCE_DATE_EPOCH` when set, as reproducible builds do: packing the same
+    model, data and code twice then gives the same package, byte for byte."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise DataError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix time in seconds",
+                            hint="unset it, or set it to e.g. `git log -1 --format=%ct`") \
+                from None
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
 def git_state(cwd: Path) -> dict[str, Any]:
@@ -230,8 +244,9 @@ def git_state(cwd: Path) -> dict[str, Any]:
 
 
 def strip_credentials(url: str) -> str:
-    """A remote URL without user or token: secrets are never packaged."""
+    """A remote URL without user, password, token or query: secrets are never packaged."""
     parts = urlsplit(url)
-    if parts.scheme and "@" in parts.netloc:
-        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-    return re.sub(r"^[^@/]+@", "", url) if "://" not in url and ":" in url else url
+    if parts.scheme:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1], query="",
+                                         fragment=""))
+    return re.sub(r"^[^@/]+@", "", url) if ":" in url else url  # scp-like user@host:path

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..contract.errors import FlavorError, PackageError, UnsafeInputError
-from ..contract.io import MANIFEST_NAME, manifest_digest, read_manifest
-from ..contract.manifest import Manifest
-from ..flavors import get_flavor
+from ..contract.errors import (
+    BatonError, FlavorError, IntegrityError, PackageError, UnsafeInputError,
+)
+from ..contract.io import MANIFEST_NAME, read_manifest_and_digest
+from ..contract.manifest import Manifest, ModelSection
+from ..flavors import Flavor, get_flavor
 from ..settings import baton_home
 from .archive import extract_archive, is_archive
 from .integrity import sha256_file, verify_files
@@ -55,17 +57,26 @@ def open_package(path: str | Path, *, verify: bool = True) -> Package:
     if not manifest_path.is_file():
         raise PackageError(f"{path} has no {MANIFEST_NAME}",
                            hint="is this a package? `baton pack` creates one")
-    manifest = read_manifest(manifest_path)
+    manifest, digest = read_manifest_and_digest(manifest_path)
     if verify:
         verify_files(path, manifest)
-    return Package(root=path, manifest=manifest, digest=manifest_digest(manifest_path))
+    return Package(root=path, manifest=manifest, digest=digest)
 
 
 def _extracted(archive: Path) -> Path:
-    """Archives are extracted once into a cache keyed by their sha256."""
+    """Archives are extracted once into a cache keyed by their sha256.
+
+    Loading verifies the extracted files against the manifest every time, so a cache
+    entry that was altered afterwards fails closed like any other package.
+    """
     target = baton_home() / "cache" / "packages" / sha256_file(archive)
-    if not (target / MANIFEST_NAME).is_file():
+    if (target / MANIFEST_NAME).is_file():
+        return target
+    try:
         extract_archive(archive, target)
+    except PackageError:
+        if not (target / MANIFEST_NAME).is_file():  # not merely another process finishing first
+            raise
     return target
 
 
@@ -83,17 +94,31 @@ def load(path: str | Path | Package, *, allow_pickle: bool = False,
             f"{package.root}: the model is a pickle, which can run arbitrary code when loaded",
             hint="pass allow_pickle=True (--allow-pickle) only if you trust its author")
     flavor = get_flavor(section.flavor)
+    if section.artifact not in {entry.path for entry in manifest.files}:
+        raise IntegrityError(f"the model artifact {section.artifact} is not among the files "
+                             "the manifest lists", where=str(package.root),
+                             hint="the manifest was edited by hand; re-pack the model")
     artifact = package.root / section.artifact
-    if not artifact.is_file():
-        raise PackageError(f"the model artifact {section.artifact} is missing",
-                           where=str(package.root))
     with code_on_path(package.root / CODE_DIR):
-        model = flavor.load(artifact, section)
+        model = load_artifact(flavor, artifact, section)
         entry = manifest.preprocessing.entry_point if manifest.preprocessing else None
         preprocess = resolve_entry_point(entry) if entry else None
     return Predictor(manifest=manifest, root=package.root, digest=package.digest, flavor=flavor,
                      model=model, preprocess=preprocess,
                      wants_frame=section.options.get("input") == "dataframe")
+
+
+def load_artifact(flavor: Flavor, artifact: Path, section: ModelSection) -> Any:
+    """The flavor's load, with the library's own failure turned into one clear line."""
+    try:
+        return flavor.load(artifact, section)
+    except BatonError:
+        raise
+    except Exception as exc:  # each library raises its own types
+        raise FlavorError(f"{section.artifact}: the {flavor.name} flavor cannot load it: "
+                          f"{type(exc).__name__}: {exc}",
+                          hint="if the model refers to your own functions or classes, they "
+                               "must be module-level and shipped with code=") from exc
 
 
 def resolve_entry_point(entry: str) -> Any:
@@ -122,7 +147,8 @@ def code_on_path(code_dir: Path) -> Iterator[None]:
 
     Modules with the code's names are set aside during the load and restored after it,
     so a champion and a challenger that both ship `features.py` load side by side; the
-    loaded functions keep their own module globals.
+    loaded functions keep their own module globals. (An import the code makes only when a
+    function runs, after loading, finds the code no longer on the path: import at the top.)
     """
     if not code_dir.is_dir():
         yield

@@ -13,8 +13,8 @@ complete, so a failure never leaves a half-written package.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,21 +25,23 @@ from pydantic import BaseModel, ValidationError
 from ..contract.errors import (
     BatonError, DataError, FlavorError, ManifestError, PackageError, UnsafeInputError,
 )
-from ..contract.io import MANIFEST_NAME, read_manifest, write_manifest
+from ..contract.io import MANIFEST_NAME, read_manifest, validation_error, write_manifest
 from ..contract.manifest import (
     TODO, BusinessContext, Contact, DataSection, Dataset, Draft, Environment, Evaluation,
     FieldSpec, Golden, Interface, Limitations, Lineage, Manifest, ModelSection, Monitoring, Owners,
     Preprocessing, Retraining, Rollback, Support,
 )
 from ..data.schema import conform, infer_field, infer_fields
-from ..data.table import Table, n_rows, read_table, select_rows, to_frame, to_table
+from ..data.table import (
+    Table, frame_categories, n_rows, read_table, select_rows, to_frame, to_table,
+)
 from ..flavors import Flavor, detect_flavor, get_flavor
-from ..flavors.base import as_matrix
+from ..flavors.base import as_matrix, plain
 from . import capture
 from .archive import SUFFIX, write_archive
 from .golden import compare_outputs, write_golden
 from .integrity import file_entries
-from .load import CODE_DIR, code_on_path, resolve_entry_point
+from .load import CODE_DIR, code_on_path, load_artifact, resolve_entry_point
 from .predictor import _matrix_dtype, output_table
 
 GOLDEN_ROWS = 20
@@ -94,7 +96,10 @@ def pack(
         raise PackageError(f"{target} already exists", hint="pass overwrite=True (--force) "
                            "to replace it, or choose another path")
     target.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.staging-", dir=target.parent))
+    # mkdir (not mkdtemp, which is private to its owner) so the package gets the usual
+    # permissions and whoever it is handed to can read it.
+    stage = target.parent / f".{target.name}.staging-{secrets.token_hex(6)}"
+    stage.mkdir()
     try:
         _build(stage, model, draft=draft, sample_input=sample_input, code=code,
                preprocessing=preprocessing, training_data=training_data,
@@ -124,13 +129,16 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
         raise PackageError(f"preprocessing entry point '{entry}' given without its code",
                            hint="pass code= with the module or folder that defines it")
 
-    sample_was_frame = _is_frame(sample_input)
     table = _sample_table(sample_input)
     if inputs is None:
-        inputs = infer_fields(table, categorical=categorical)
+        inputs = infer_fields(table, categorical=categorical, categories=frame_categories(
+            sample_input) if _is_frame(sample_input) else None)
     else:
         inputs = list(inputs)
-        table = conform(table, inputs, what="sample_input")
+        try:
+            table = conform(table, inputs)
+        except DataError as exc:
+            raise DataError(f"sample_input: {exc.message}", hint=exc.hint) from None
 
     flavor = get_flavor(flavor_name) if flavor_name else detect_flavor(
         model, code_modules=_module_names(code_dir), allow_pickle=allow_pickle)
@@ -139,8 +147,15 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
                          hint="pickle runs code on load; prefer a safe flavor")
     description = flavor.describe(model)
     wants = flavor.wants_frame(model)
-    wants_frame = sample_was_frame if wants is None else wants
-    model_labels = list(labels) if labels is not None else description.labels
+    if entry is None and wants and description.feature_names:
+        _check_columns(list(table), description.feature_names)
+        # The interface lists the inputs in the order the model was fitted with.
+        table = {name: table[name] for name in description.feature_names}
+        inputs = sorted(inputs, key=lambda f: description.feature_names.index(f.name))
+    # When the library does not say, the model gets a DataFrame unless it was given a
+    # bare array (a plain function or a pickled object written for its training frame).
+    wants_frame = _has_column_names(sample_input) if wants is None else wants
+    model_labels, classes = _labels(labels, description.labels)
 
     golden_index = np.unique(np.linspace(0, n_rows(table) - 1,
                                          min(golden_rows, n_rows(table))).astype(int))
@@ -148,7 +163,9 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
 
     with code_on_path(code_dir):
         preprocess = resolve_entry_point(entry) if entry else None
-        features = _model_input(golden_inputs, inputs, preprocess, wants_frame, entry)
+        # The model gets the golden rows exactly as a Predictor will: cast to the interface.
+        features = _model_input(conform(golden_inputs, inputs), inputs, preprocess,
+                                wants_frame, entry)
         in_memory = _predict(flavor, model, features)
         (stage / "model").mkdir()
         saved = flavor.save(model, stage / "model", sample=features)
@@ -166,15 +183,16 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
                              **(draft.model.hyperparameters if draft.model else {})},
             training_approach=(draft.model.training_approach if draft.model else None)
             or f"{TODO}: how was it trained (objective, validation scheme, tuning)?",
-            options={**saved.options, "input": "dataframe" if wants_frame else "array"},
+            options={**saved.options, "input": "dataframe" if wants_frame else "array",
+                     **({"classes": classes} if classes is not None else {})},
             trusted_types=saved.trusted_types,
             allow_pickle=flavor.name == "pickle" or saved.pickle)
         # The golden outputs are what the artifact gives after a round trip through disk,
         # and they must match the model in memory: a lossy format is caught here.
-        loaded = flavor.load(stage / saved.artifact, section)
+        loaded = load_artifact(flavor, stage / saved.artifact, section)
         replayed = _predict(flavor, loaded, features)
-    outputs = output_table(*replayed, model_labels)
-    check = compare_outputs(output_table(*in_memory, model_labels), outputs)
+    outputs = output_table(*replayed, model_labels, classes=classes)
+    check = compare_outputs(output_table(*in_memory, model_labels, classes=classes), outputs)
     if not check.ok:
         raise FlavorError(f"the saved {flavor.name} artifact does not reproduce the model: "
                           f"{check.mismatches[0]}",
@@ -209,31 +227,49 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
 
 
 def _draft(handoff: Any, sections: Mapping[str, Any], **fields: Any) -> Draft:
-    """The human sections: the draft file, then keyword sections, then name/version."""
+    """The human sections: the draft, with keyword sections merged over it, then name/version.
+
+    Keyword sections merge into the draft's key by key (`owners={"monitoring": ...}` keeps
+    the draft's other owners); a list given as a keyword replaces the draft's list.
+    """
     if isinstance(handoff, (str, Path)):
-        base = read_manifest(handoff, Draft).model_dump(by_alias=True, exclude_none=True)
+        base = read_manifest(handoff, Draft).model_dump(by_alias=True, exclude_unset=True)
     elif isinstance(handoff, Mapping):
         base = dict(handoff)
-    else:
+    elif handoff is None:
         base = {}
+    else:
+        raise ManifestError(f"handoff= takes a baton.yaml path or a mapping, not "
+                            f"{type(handoff).__name__}")
     base.setdefault("apiVersion", "baton/v1")
-    base.update({k: _plain(v) for k, v in sections.items()})
-    base.update({k: v for k, v in fields.items() if v is not None})
+    merged = _merged(base, {k: _plain(v) for k, v in sections.items()})
+    merged.update({k: v for k, v in fields.items() if v is not None})
     try:
-        return Draft.model_validate(base)
+        return Draft.model_validate(merged)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"])
-        raise ManifestError(f"handoff section `{field}`: {error['msg']}",
-                            hint="see `baton schema` for the sections and their fields") from None
+        raise validation_error(exc, Draft, source="the handoff sections given to pack()") \
+            from None
+
+
+def _merged(base: Any, override: Any) -> Any:
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        return {**base, **{k: _merged(base[k], v) if k in base else v
+                           for k, v in override.items()}}
+    return override
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return value.model_dump(by_alias=True, exclude_none=True)
+        return value.model_dump(by_alias=True, exclude_unset=True)
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def _has_column_names(data: Any) -> bool:
+    return not isinstance(data, np.ndarray) and type(data).__module__.split(".")[0] != "torch"
 
 
 def _is_frame(data: Any) -> bool:
@@ -247,6 +283,20 @@ def _sample_table(sample: DataArg) -> Table:
     if isinstance(sample, (str, Path)):
         return read_table(sample)
     return to_table(sample)
+
+
+def _check_columns(columns: list[str], fitted: list[str]) -> None:
+    """The sample holds the columns the model was fitted with, and no others."""
+    missing = [c for c in fitted if c not in columns]
+    extra = [c for c in columns if c not in fitted]
+    if missing:
+        raise DataError(f"the sample lacks columns the model was fitted with: "
+                        f"{', '.join(missing)}", hint="sample_input must be what the model "
+                        "takes, ideally its training data")
+    if extra:
+        raise DataError(f"the sample has columns the model was not fitted with: "
+                        f"{', '.join(extra)}", hint="drop them from the sample (with "
+                        f"`baton pack`: --drop {extra[0]})")
 
 
 def _copy_code(source: Path, code_dir: Path) -> None:
@@ -294,6 +344,25 @@ def _predict(flavor: Flavor, model: Any, features: Any) -> tuple[np.ndarray, Any
 
 
 # --- outputs -----------------------------------------------------------------------------
+
+
+def _labels(given: Sequence[Any] | None,
+            own: list[Any] | None) -> tuple[list[Any] | None, list[Any] | None]:
+    """The interface's labels, and the model's own classes when they are encoded labels.
+
+    A classifier trained on encoded labels (0, 1, 2 for "bird", "cat", "dog") predicts the
+    codes; given `labels=`, the package decodes its predictions to them, in class order.
+    """
+    if given is None:
+        return own, None
+    labels = [plain(v) for v in given]
+    if own is None or labels == own:
+        return labels, None
+    if len(labels) != len(own):
+        raise DataError(f"labels= has {len(labels)} values but the model has {len(own)} "
+                        f"classes: {', '.join(map(str, own))}",
+                        hint="give one label per class, in the order of the model's classes")
+    return labels, own
 
 
 def _task(known: str | None, labels: Any, outputs: Table) -> str:
@@ -364,9 +433,12 @@ def _datasets(draft: Draft, training: Any, evaluation: Any) -> list[Dataset]:
     for found in captured:
         human = declared.pop(found.name, None)
         if human is not None:
-            # What was measured wins; what only people know is kept from the draft.
-            found = human.model_copy(update={k: v for k, v in found.model_dump().items()
-                                             if v is not None and k != "role"})
+            # What was measured wins; what only people know is kept from the draft, and
+            # so is the role when the draft states one.
+            measured = found.model_dump(exclude_unset=True, exclude_none=True)
+            if "role" in human.model_fields_set:
+                measured.pop("role", None)
+            found = human.model_copy(update=measured)
         merged.append(_todo_dataset(found))
     merged.extend(_todo_dataset(d) for d in declared.values())
     return merged

@@ -82,7 +82,8 @@ class Predictor:
         except Exception as exc:  # the model's own failure, reported with its type
             raise FlavorError(f"the model failed to predict: {type(exc).__name__}: {exc}",
                               where=self.name) from exc
-        return output_table(pred, probabilities, self.labels)
+        return output_table(pred, probabilities, self.labels,
+                            classes=self.manifest.model.options.get("classes"))
 
     def conform(self, data: Any) -> Table:
         """The input as a table cast to the interface, or a DataError naming row and field."""
@@ -112,15 +113,20 @@ def _matrix_dtype(fields: list[FieldSpec]) -> Any:
     return np.float64 if numeric else object
 
 
-def output_table(pred: Any, proba: np.ndarray | None, labels: list[Any] | None) -> Table:
+def output_table(pred: Any, proba: np.ndarray | None, labels: list[Any] | None, *,
+                 classes: list[Any] | None = None) -> Table:
     """Name the model's raw outputs: prediction and probability_<label>, or scores.
 
     A 2-D prediction (a network's last layer) becomes score_<label> columns with the
     argmax label as the prediction when labels are known, else output_<k> columns.
+    `classes` are the values the model itself predicts when it was trained on encoded
+    labels; its predictions are decoded to the interface's `labels`, in the same order.
     """
     pred = np.asarray(pred)
     if pred.ndim == 2 and pred.shape[1] == 1:
         pred = pred[:, 0]
+    if classes is not None and labels is not None and pred.ndim == 1:
+        pred = _decode_labels(pred, classes, labels)
     out: Table = {}
     if pred.ndim == 2:
         if labels is not None and len(labels) == pred.shape[1]:
@@ -139,3 +145,18 @@ def output_table(pred: Any, proba: np.ndarray | None, labels: list[Any] | None) 
         for k, label in enumerate(names):
             out[f"probability_{label}"] = proba[:, k]
     return out
+
+
+def _decode_labels(pred: np.ndarray, classes: list[Any], labels: list[Any]) -> np.ndarray:
+    """Each predicted class value replaced by the label at the same position."""
+    known = np.asarray(classes)
+    order = np.argsort(known, kind="stable")
+    position = np.clip(np.searchsorted(known[order], pred), 0, len(known) - 1)
+    index = order[position]
+    unknown = np.flatnonzero(known[index] != pred)
+    if len(unknown):
+        row = int(unknown[0])
+        raise FlavorError(f"row {row}: the model predicted {pred[row]!r}, which is not one of "
+                          f"its classes {classes}", hint="re-pack with the labels the model "
+                          "was trained on")
+    return np.asarray(labels, dtype=object)[index]

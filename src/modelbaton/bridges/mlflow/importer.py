@@ -131,7 +131,10 @@ def import_model(source: str | Path, path: str | Path | None = None, *,
         loaded = _load(src, mlflow_flavor, flavors[mlflow_flavor], allow_pickle)
         table, golden_from = _sample(src, meta, sample)
         inputs, inputs_from = _inputs(meta, table, from_example=sample is None)
-        table = conform(table, inputs, what=golden_from)  # names the file on a mismatch
+        try:
+            table = conform(table, inputs)
+        except DataError as exc:  # name the file the golden rows come from
+            raise DataError(f"{golden_from}: {exc.message}", hint=exc.hint) from None
         draft = _draft(handoff, src, name=name, version=version)
         lock = Path(work) / "requirements.lock"
         notes = list(src.notes)

@@ -1,0 +1,319 @@
+"""Every kind of bad input the issue lists, through the CLI: exit code 2, one line on
+stderr saying what and where, no traceback, and nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import modelbaton
+
+
+def assert_error(result, *fragments: str) -> None:
+    assert result.code == 2, (result.code, result.out, result.err)
+    message = result.err.strip()
+    assert "\n" not in message, message
+    assert message.startswith("error: ") and "Traceback" not in message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory, iris):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = iris
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    path = modelbaton.pack(model, tmp_path_factory.mktemp("packed") / "iris", sample_input=X,
+                           name="iris", version="1")
+    return path, model
+
+
+@pytest.fixture
+def package(packed, tmp_path):
+    """A fresh copy of the packed iris model for each test to damage."""
+    return shutil.copytree(packed[0], tmp_path / "iris")
+
+
+# --- damaged packages --------------------------------------------------------------------
+
+
+def test_tampered_artifact(cli, package):
+    artifact = package / "model" / "model.skops"
+    data = bytearray(artifact.read_bytes())
+    data[100] ^= 0x01
+    artifact.write_bytes(bytes(data))
+    for command in (("inspect", package), ("predict", package, "--input", "x.csv")):
+        assert_error(cli(*command), "model/model.skops differs from the manifest",
+                     "altered after packing")
+
+
+def test_truncated_artifact_of_the_same_name(cli, package):
+    (package / "env" / "requirements.lock").write_text("numpy==1.0\n")
+    assert_error(cli("inspect", package), "env/requirements.lock differs")
+
+
+def test_missing_file(cli, package):
+    (package / "data" / "golden.json").unlink()
+    assert_error(cli("inspect", package), "file listed in the manifest is missing: "
+                 "data/golden.json")
+
+
+def test_extra_unlisted_file(cli, package):
+    (package / "model" / "backdoor.py").write_text("print('hi')\n")
+    assert_error(cli("inspect", package), "file not listed in the manifest: model/backdoor.py",
+                 "re-pack")
+
+
+def test_not_a_package(cli, tmp_path):
+    assert_error(cli("inspect", tmp_path / "nowhere"), "does not exist")
+    (tmp_path / "empty").mkdir()
+    assert_error(cli("inspect", tmp_path / "empty"), "has no baton.yaml")
+
+
+# --- the manifest ------------------------------------------------------------------------
+
+
+def edit_manifest(package, old: str, new: str) -> None:
+    path = package / "baton.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_yaml_syntax_error_in_a_package(cli, package):
+    edit_manifest(package, "name: iris", "name: [iris")
+    result = cli("inspect", package)
+    assert_error(result, "baton.yaml:", "YAML syntax error")
+    location = result.err.split("baton.yaml:")[1].split(":")
+    assert location[0].isdigit() and location[1].isdigit()  # line and column
+
+
+def test_unknown_key_suggests_the_nearest(cli, package):
+    edit_manifest(package, "retraining:", "retrainig:")
+    assert_error(cli("inspect", package), "unknown key `retrainig`",
+                 "did you mean `retraining`?")
+
+
+def test_wrong_type_names_the_field_and_line(cli, package):
+    edit_manifest(package, "rows: 20", "rows: twenty")
+    result = cli("inspect", package)
+    assert_error(result, "`golden.rows`", "'twenty'")
+    line = int(result.err.split("baton.yaml:")[1].split(":")[0])
+    assert (package / "baton.yaml").read_text().splitlines()[line - 1].strip() == "rows: twenty"
+
+
+def test_manifest_paths_must_stay_inside_the_package(cli, package):
+    edit_manifest(package, "- path: data/golden.json", "- path: ../../etc/passwd")
+    assert_error(cli("inspect", package), "`files.0.path`",
+                 "'../../etc/passwd' is not a relative path inside the package")
+
+
+def test_artifact_must_be_a_listed_file(cli, package, tmp_path):
+    (package / "model" / "model.skops").rename(package / "other.skops")
+    edit_manifest(package, "artifact: model/model.skops", "artifact: other.skops")
+    edit_manifest(package, "- path: model/model.skops", "- path: other.skops")
+    modelbaton.open_package(package)  # a consistent listing, so the files check passes
+    edit_manifest(package, "- path: other.skops", "- path: model/model.skops")
+    (package / "other.skops").rename(package / "model" / "model.skops")
+    csv = write_csv(tmp_path / "in.csv", HEADER, "5.1,3.5,1.4,0.2")
+    assert_error(cli("predict", package, "--input", csv),
+                 "the model artifact other.skops is not among the files the manifest lists")
+
+
+def test_typo_in_the_draft_given_to_pack(cli, tmp_path, packed, iris):
+    import skops.io as sio
+
+    X, _ = iris
+    sio.dump(packed[1], tmp_path / "model.skops")
+    X.to_csv(tmp_path / "sample.csv", index=False)
+    (tmp_path / "baton.yaml").write_text("apiVersion: baton/v1\nname: iris\nversion: '1'\n"
+                                         "owners:\n  trainig: {name: Dana}\n")
+    assert_error(cli("pack", tmp_path / "model.skops", "--sample", tmp_path / "sample.csv",
+                     "--config", tmp_path / "baton.yaml", "--out", tmp_path / "pkg"),
+                 "baton.yaml:5:", "unknown key `owners.trainig`", "did you mean `training`?")
+    assert not (tmp_path / "pkg").exists()
+
+
+# --- packing -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def saved_model(tmp_path, packed):
+    import skops.io as sio
+
+    sio.dump(packed[1], tmp_path / "model.skops")
+    return tmp_path / "model.skops"
+
+
+def pack_with(cli, tmp_path, saved_model, sample, *extra):
+    return cli("pack", saved_model, "--sample", sample, "--out", tmp_path / "pkg", "--name",
+               "iris", "--version", "1", *extra)
+
+
+def test_unknown_flavor_suggests_sklearn(cli, tmp_path, saved_model, iris):
+    iris[0].to_csv(tmp_path / "sample.csv", index=False)
+    assert_error(pack_with(cli, tmp_path, saved_model, tmp_path / "sample.csv", "--flavor",
+                           "sklaern"), "unknown flavor 'sklaern'", "did you mean 'sklearn'?")
+
+
+def test_unknown_model_file_suffix(cli, tmp_path, iris):
+    (tmp_path / "model.bin").write_bytes(b"\0")
+    iris[0].to_csv(tmp_path / "sample.csv", index=False)
+    assert_error(pack_with(cli, tmp_path, tmp_path / "model.bin", tmp_path / "sample.csv"),
+                 "cannot tell the model library of model.bin", "--flavor")
+
+
+def test_sample_with_lists_in_a_column(cli, tmp_path, saved_model):
+    rows = [{"sepal_length": 5.1, "sepal_width": [3.5], "petal_length": 1.4,
+             "petal_width": 0.2}] * 3
+    (tmp_path / "sample.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert_error(pack_with(cli, tmp_path, saved_model, tmp_path / "sample.jsonl"),
+                 "column 'sepal_width' holds values of type list")
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_sample_with_dicts_in_a_column(cli, tmp_path, saved_model):
+    rows = [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": {"cm": 1.4},
+             "petal_width": 0.2}] * 3
+    (tmp_path / "sample.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert_error(pack_with(cli, tmp_path, saved_model, tmp_path / "sample.jsonl"),
+                 "column 'petal_length' holds values of type dict")
+
+
+def test_sample_with_mixed_types_in_a_column(cli, tmp_path, saved_model):
+    rows = [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4,
+             "petal_width": value} for value in (0.2, "wide", 0.3)]
+    (tmp_path / "sample.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert_error(pack_with(cli, tmp_path, saved_model, tmp_path / "sample.jsonl"),
+                 "column 'petal_width' holds values of type float, str", "one type per column")
+
+
+def test_empty_sample(cli, tmp_path, saved_model):
+    (tmp_path / "header.csv").write_text("sepal_length,sepal_width,petal_length,petal_width\n")
+    assert_error(pack_with(cli, tmp_path, saved_model, tmp_path / "header.csv"),
+                 "the sample input has no rows")
+    (tmp_path / "nothing.csv").write_text("")
+    assert_error(pack_with(cli, tmp_path, saved_model, tmp_path / "nothing.csv"),
+                 "nothing.csv is empty")
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_sample_that_is_not_what_the_model_takes(cli, tmp_path, saved_model, iris):
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n3,4\n")
+    assert_error(pack_with(cli, tmp_path, saved_model, tmp_path / "other.csv"),
+                 "the sample lacks columns the model was fitted with: sepal_length")
+    X, y = iris
+    X.assign(species=y).to_csv(tmp_path / "labelled.csv", index=False)
+    assert_error(pack_with(cli, tmp_path, saved_model, tmp_path / "labelled.csv"),
+                 "the sample has columns the model was not fitted with: species",
+                 "--drop species")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith((".pkg", "pkg"))] == []
+
+
+def test_a_model_failing_on_the_sample_is_one_line(tmp_path, iris):
+    X, _ = iris
+
+    class Broken:
+        def predict(self, frame):
+            raise ValueError("first line of the complaint\n  and its second line")
+
+    with pytest.raises(modelbaton.BatonError) as info:
+        modelbaton.pack(Broken(), tmp_path / "pkg", sample_input=X, name="b", version="1",
+                        allow_pickle=True)
+    assert str(info.value).startswith("the model failed to predict on the sample: ValueError: "
+                                      "first line of the complaint and its second line")
+
+
+def test_missing_sample_and_model_files(cli, tmp_path, saved_model):
+    assert_error(pack_with(cli, tmp_path, saved_model, tmp_path / "none.csv"),
+                 "none.csv does not exist")
+    assert_error(pack_with(cli, tmp_path, tmp_path / "none.skops", tmp_path / "none.csv"),
+                 "model file", "does not exist")
+
+
+# --- predicting --------------------------------------------------------------------------
+
+
+def write_csv(path, header, *rows):
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+HEADER = "sepal_length,sepal_width,petal_length,petal_width"
+
+
+def test_predict_with_a_missing_column(cli, package, tmp_path):
+    csv = write_csv(tmp_path / "in.csv", "sepal_length,sepal_width,petal_length",
+                    "5.1,3.5,1.4")
+    assert_error(cli("predict", package, "--input", csv),
+                 "in.csv: field 'petal_width': is required (number)")
+
+
+def test_predict_with_an_extra_column(cli, package, tmp_path):
+    csv = write_csv(tmp_path / "in.csv", HEADER + ",colour", "5.1,3.5,1.4,0.2,blue")
+    assert_error(cli("predict", package, "--input", csv),
+                 "in.csv: column 'colour' is not an input of this model", "--keep colour")
+
+
+def test_predict_with_a_mistyped_value_names_row_and_field(cli, package, tmp_path):
+    csv = write_csv(tmp_path / "in.csv", HEADER, "5.1,3.5,1.4,0.2", "4.9,3.0,1.4,0.2",
+                    "4.7,wide,1.3,0.2")
+    assert_error(cli("predict", package, "--input", csv),
+                 "in.csv: row 2, field 'sepal_width': expected number, got 'wide'")
+
+
+def test_predict_with_an_out_of_range_and_a_null_value(cli, package, tmp_path):
+    csv = write_csv(tmp_path / "in.csv", HEADER, "5.1,35,1.4,0.2")
+    assert_error(cli("predict", package, "--input", csv),
+                 "row 0, field 'sepal_width': 35 is outside [2, 4.4]")
+    csv = write_csv(tmp_path / "in.csv", HEADER, "5.1,3.5,1.4,0.2", "5.1,,1.4,0.2")
+    assert_error(cli("predict", package, "--input", csv),
+                 "row 1, field 'sepal_width': is missing but not nullable")
+
+
+def test_predict_with_a_ragged_csv_names_the_line(cli, package, tmp_path):
+    csv = write_csv(tmp_path / "in.csv", HEADER, "5.1,3.5,1.4,0.2", "4.9,3.0")
+    assert_error(cli("predict", package, "--input", csv), "in.csv:3: 2 values for 4 columns")
+
+
+def test_predict_with_broken_jsonl_names_the_line(cli, package, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"sepal_length": 5.1}\n{"sepal_length": \n')
+    assert_error(cli("predict", package, "--input", path), "in.jsonl:2: invalid JSON")
+
+
+def test_predict_with_an_unsupported_file(cli, package, tmp_path):
+    (tmp_path / "in.xlsx").write_bytes(b"PK")
+    assert_error(cli("predict", package, "--input", tmp_path / "in.xlsx"),
+                 "unsupported file type '.xlsx'")
+    csv = write_csv(tmp_path / "in.csv", HEADER, "5.1,3.5,1.4,0.2")
+    assert_error(cli("predict", package, "--input", csv, "--output", tmp_path / "out.xlsx"),
+                 "unsupported output type '.xlsx'")
+    assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_predict_keep_names_a_missing_column(cli, package, tmp_path):
+    csv = write_csv(tmp_path / "in.csv", HEADER, "5.1,3.5,1.4,0.2")
+    assert_error(cli("predict", package, "--input", csv, "--keep", "id"),
+                 "--keep column 'id' is not in the file")
+
+
+def test_python_api_errors_name_row_and_field(packed, iris):
+    X, _ = iris
+    predictor = modelbaton.load(packed[0])
+    bad = X.head(4).astype(object)
+    bad.loc[3, "petal_length"] = True
+    with pytest.raises(modelbaton.BatonError) as info:
+        predictor.predict(bad)
+    assert str(info.value).startswith("row 3, field 'petal_length': expected number, got True")
+    np.testing.assert_array_equal(predictor.predict(X.head(4)), packed[1].predict(X.head(4)))
+
+
+def test_debug_shows_the_traceback(cli, package):
+    (package / "data" / "golden.json").unlink()
+    with pytest.raises(modelbaton.BatonError):
+        cli("inspect", package, "--debug")
