@@ -393,6 +393,7 @@ def churn_package(tmp_path_factory):
                           "plan": rng.choice(["basic", "plus", "pro"], n)})
     y = (frame["charges"] > 70).astype(int)
     sys.path.insert(0, str(root))
+    sys.modules.pop("features", None)  # another test's `features` module must not answer
     try:
         import features
 
