@@ -185,7 +185,7 @@ def test_bad_columns_are_named_and_drift_still_computed_for_the_rest(cli, tmp_pa
     assert "input 'income': 2 values are not number; they were left out" in report["problems"]
     features = by_name(report)
     assert features["income"]["invalid"] == 2
-    assert "bad.csv row 4: 'n/a-value'" in features["income"]["reasons"][0]
+    assert "bad.csv row 3: 'n/a-value'" in features["income"]["reasons"][0]
     assert features["income"]["rows"] == 498 and features["income"]["psi"] is not None
     assert features["age"]["status"] == "ok" and features["age"]["psi"] < 0.1
     assert features["visits"]["status"] == "missing"

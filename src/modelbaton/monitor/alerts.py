@@ -31,6 +31,8 @@ from .drift import DriftReport
 
 SIGNATURE_HEADER = "X-Baton-Signature-256"
 USER_AGENT = "baton-monitor"
+ATTEMPTS = 3
+BACKOFF_S = 1.0  # then 2 s: a receiver restarting gets a moment
 
 
 class DeliveryError(BatonError):
@@ -87,14 +89,13 @@ def check_url(url: str) -> str:
     return url
 
 
-def post(url: str, payload: dict[str, Any], secret: str, *, timeout: float = 10.0,
-         attempts: int = 3, backoff: float = 1.0) -> int:
-    """POST the signed payload; retries on network errors and 5xx; returns the status."""
+def post(url: str, payload: dict[str, Any], secret: str, *, timeout: float = 10.0) -> int:
+    """POST the signed payload; retries on network errors, 429 and 5xx; returns the status."""
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                SIGNATURE_HEADER: sign(body, secret)}
     problem = ""
-    for attempt in range(attempts):
+    for attempt in range(ATTEMPTS):
         request = urllib.request.Request(check_url(url), data=body, headers=headers,
                                          method="POST")
         try:
@@ -106,8 +107,8 @@ def post(url: str, payload: dict[str, Any], secret: str, *, timeout: float = 10.
                 break  # the receiver refused it; sending it again changes nothing
         except (urllib.error.URLError, OSError) as exc:
             problem = str(getattr(exc, "reason", exc))
-        if attempt + 1 < attempts:
-            time.sleep(backoff * 2 ** attempt)
+        if attempt + 1 < ATTEMPTS:
+            time.sleep(BACKOFF_S * 2 ** attempt)
     raise DeliveryError(f"the webhook {_host(url)} did not accept the alert ({problem})",
                         hint="check the URL and the receiver; the alert is also in the "
                              "output and the baton_drift_alert metric")

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..contract.errors import BatonError, DataError
 from ..contract.manifest import Criterion, Manifest, Slice
-from ..data.profile import category_key
+from ..data.profile import as_numbers, category_key
 from ..data.schema import check_table
 from ..data.table import Table, read_table
 from ..package.integrity import sha256_file
@@ -179,7 +179,16 @@ def _model_inputs(predictor: Any, table: Table, path: Path, role: str,
         raise DataError(f"{path}: column '{absent[0]}', an input of the {role} "
                         f"({predictor.name} {predictor.version}), is missing",
                         hint="the data must hold every input of both models")
-    cast, problems = check_table({n: table[n] for n in names}, predictor.inputs)
+    columns = {n: table[n] for n in names}
+    for spec in predictor.inputs:  # a word in a number column: name its row, not row 0
+        if spec.type in ("integer", "number") and columns[spec.name].dtype == object:
+            values, invalid = as_numbers(columns[spec.name])
+            if invalid.count:
+                raise DataError(f"{path}: row {invalid.row}, field '{spec.name}': expected "
+                                f"{spec.type}, got {invalid.value!r}",
+                                hint="every row must be a number there")
+            columns[spec.name] = values
+    cast, problems = check_table(columns, predictor.inputs)
     blocking = [p for p in problems if p.kind in ("type", "null")]
     if blocking:
         raise DataError(f"{path}: {blocking[0]} (for the {role} {predictor.name} "

@@ -241,7 +241,7 @@ def _absorb(invalid: dict[str, Invalid], name: str, found: Invalid, batch: Any) 
 
 def _example(found: Invalid) -> str:
     origin, value = found.value if isinstance(found.value, tuple) else ("", found.value)
-    where = f"{origin} row {found.row + 1}" if found.row is not None else origin
+    where = f"{origin} row {found.row}" if found.row is not None else origin
     return f"{where}: {value!r}".strip(": ")
 
 
