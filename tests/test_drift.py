@@ -182,7 +182,8 @@ def test_bad_columns_are_named_and_drift_still_computed_for_the_rest(cli, tmp_pa
     assert code == 1
     assert "input 'visits' is missing from CURRENT" in report["problems"]
     assert "input 'plan': every value is missing" in report["problems"]
-    assert "input 'income': 2 values are not number; they were left out" in report["problems"]
+    assert "input 'income': 2 values are not of type number; they were left out" in \
+        report["problems"]
     features = by_name(report)
     assert features["income"]["invalid"] == 2
     assert "bad.csv row 3: 'n/a-value'" in features["income"]["reasons"][0]

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import threading
 import urllib.request
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -184,7 +185,7 @@ def test_metrics_alert_once_then_resolve(tmp_path, drifted_log, machine, receive
     assert metrics[f'baton_drift_psi{{feature="temperature",{labels}}}'] == \
         pytest.approx(temperature.psi)
     assert metrics[f'baton_drift_status{{feature="temperature",{labels}}}'] == 2
-    assert f'baton_drift_psi{{feature="prediction",model="failure",role="output",version="3"}}' \
+    assert 'baton_drift_psi{feature="prediction",model="failure",role="output",version="3"}' \
         in metrics
     assert metrics['baton_drift_alert{model="failure",version="3"}'] == 1
     assert metrics['baton_drift_window_rows{model="failure",version="3"}'] == 400
@@ -230,6 +231,10 @@ def test_grafana_dashboard_queries_the_metrics_we_export(cli, tmp_path, machine,
     assert result.code == 0
     board = json.loads((tmp_path / "board.json").read_text())
     assert board == json.loads(json.dumps(dashboard()))
+    # The copy in docs/ is what people browsing the repository import: it must be current.
+    committed = Path(__file__).parent.parent / "docs" / "grafana" / "baton-dashboard.json"
+    assert json.loads(committed.read_text()) == board, \
+        "regenerate it: baton monitor --grafana docs/grafana/baton-dashboard.json"
     assert {p["type"] for p in board["panels"]} >= {"row", "timeseries", "stat", "table"}
     for panel in board["panels"]:
         grid = panel["gridPos"]

@@ -36,7 +36,7 @@ from ..data.profile import (
 from ..package.load import Package
 from . import stats
 from ._time import iso, utc_now
-from .sources import TIME_COLUMN, Source
+from .sources import TIME_COLUMN, Source, epoch_micros
 
 #: Columns of the prediction log that are neither inputs nor outputs.
 LOG_COLUMNS = {TIME_COLUMN, "request_id", "row", "role", "model_name", "model_version",
@@ -192,8 +192,10 @@ def profile_current(source: Source, manifest: Manifest, reference: Profile, *,
         scored_outputs = outputs
     else:
         scored_outputs, predictor = logged_outputs, None
-    wanted = [f.name for f in inputs if f.name in available] + \
-        ([f.name for f in logged_outputs] if predictor is None else [])
+    # The model needs every input (datetimes too, which are not profiled).
+    scoring = [f.name for f in interface.inputs if f.name in available and predictor]
+    wanted = list(dict.fromkeys([*(f.name for f in inputs if f.name in available), *scoring,
+                                 *(f.name for f in logged_outputs if predictor is None)]))
     features: dict[str, ColumnProfile] = {}
     predicted: dict[str, ColumnProfile] = {}
     rows = 0
@@ -208,7 +210,7 @@ def profile_current(source: Source, manifest: Manifest, reference: Profile, *,
             if found.count:
                 _absorb(invalid, name, found, batch)
         if predictor is not None:
-            scored = _predict(predictor, columns, inputs, findings)
+            scored = _predict(predictor, batch.columns, findings)
         else:
             scored = {f.name: batch.columns.get(f.name, _nulls(batch.rows, f))
                       for f in scored_outputs}
@@ -245,7 +247,7 @@ def _example(found: Invalid) -> str:
     return f"{where}: {value!r}".strip(": ")
 
 
-def _predict(predictor: Any, columns: Mapping[str, Any], inputs: list[FieldSpec],
+def _predict(predictor: Any, columns: Mapping[str, Any],
              findings: Findings) -> dict[str, np.ndarray]:
     """The packaged model's outputs for the rows every input is usable in."""
     table: dict[str, np.ndarray] = {}
@@ -273,6 +275,8 @@ def _predict(predictor: Any, columns: Mapping[str, Any], inputs: list[FieldSpec]
 
 
 def _model_values(column: Any, spec: FieldSpec) -> np.ndarray:
+    if spec.type == "datetime":  # the int64 minimum that marks a missing time is NaT
+        return epoch_micros(column).astype("datetime64[us]")
     if spec.type in ("integer", "number"):
         values, _ = as_numbers(column)
         if spec.type == "integer" and not np.isnan(values).any():
@@ -323,7 +327,7 @@ def compare(reference: Profile, current: Profile, manifest: Manifest, thresholds
                          features=features, outputs=outputs, notes=list(findings.notes))
     _schema(report, findings, features, manifest)
     if current.rows == 0:
-        report.notes.append("no rows to compare" + (" in the window" if findings else ""))
+        report.notes.append("no rows to compare")
     elif not enough:
         report.notes.append(f"only {current.rows} row{'s' if current.rows > 1 else ''}: drift "
                             f"needs at least {thresholds.min_rows} rows for a verdict, so the "
@@ -418,8 +422,8 @@ def _schema(report: DriftReport, findings: Findings, features: list[FeatureDrift
         elif drift.invalid:
             spec = next((f for f in manifest.interface.inputs if f.name == drift.name), None)
             expected = spec.type if spec else "its type"
-            report.problems.append(f"input '{drift.name}': {drift.invalid} values are not "
-                                   f"{expected}; they were left out")
+            report.problems.append(f"input '{drift.name}': {drift.invalid} values are not of "
+                                   f"type {expected}; they were left out")
     if findings.extra:
         shown = ", ".join(findings.extra[:8]) + (" ..." if len(findings.extra) > 8 else "")
         report.notes.append(f"columns that are not inputs of the model were ignored: {shown}")
