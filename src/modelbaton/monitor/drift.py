@@ -4,18 +4,20 @@
 streaming pass, computes every statistic per feature and per model output, checks data
 quality, and decides with the package's `monitoring.drift` thresholds:
 
-- a feature has **drifted** when its PSI reaches `psi_alert`, or its test is significant
-  (KS or chi-squared p-value below `ks_pvalue`) with an effect at least `ks_min_effect`
-  (KS statistic) or `js_min_effect` (Jensen-Shannon distance): on large data the tests
-  alone flag every tiny shift;
-- it needs a **warning** when its PSI reaches `psi_warning`, its missing rate rose by
-  `missing_increase`, a share `out_of_range` of its values lies outside the reference's
-  range (or are unseen categories), or some values have the wrong type;
+- a feature has **drifted** when its test is significant (KS or chi-squared p-value below
+  `ks_pvalue`) and the shift is large: PSI at least `psi_alert`, or an effect at least
+  `ks_min_effect` (KS statistic) or `js_min_effect` (Jensen-Shannon distance). On large
+  data the tests alone flag every tiny shift; on small data the PSI of noise is high;
+- it needs a **warning** when a significant shift has a PSI of at least `psi_warning`, its
+  missing rate rose by `missing_increase`, a share `out_of_range` of its values lies
+  outside the reference's range (or are unseen categories), or some values have the wrong
+  type;
 - the dataset has drifted when the share of drifted inputs, weighted by the declared
   `monitoring.feature_importance` when given, reaches `share_drifted_alert`.
 
-Alerts (exit code 1 of `baton drift`): dataset drift, drift of a model output, and schema
-violations (an input missing, wholly missing values, values of the wrong type). With fewer
+Alerts (exit code 1 of `baton drift`): dataset drift, drift of a model output, schema
+violations (an input missing, wholly missing values, values of the wrong type), and a
+`retraining.drift_triggers` condition of the manifest that holds. With fewer
 than `min_rows` rows no drift verdict is given; the statistics are still shown.
 """
 
@@ -92,6 +94,7 @@ class FeatureDrift:
     out_of_range: float | None = None  # share outside [min, max], or of unseen categories
     unseen: list[str] = field(default_factory=list)
     invalid: int = 0
+    significant: bool = False  # the test found a difference (p below ks_pvalue)
     reference: ColumnProfile | None = None
     current: ColumnProfile | None = None
 
@@ -334,11 +337,11 @@ def compare(reference: Profile, current: Profile, manifest: Manifest, thresholds
                             "statistics are shown without one")
     else:
         _verdict(report, features, outputs, thresholds)
+        _retraining(report, manifest)
     unknown = sorted(set(importance) - set(reference.features))
     if unknown:
         report.notes.append(f"monitoring.feature_importance names no input: "
                             f"{', '.join(unknown)}")
-    _retraining(report, manifest)
     return report
 
 
@@ -370,7 +373,7 @@ def _feature(name: str, role: str, ref: ColumnProfile, cur: ColumnProfile | None
         drift.wasserstein = distance / ref.std if ref.std > 0 else None
         drift.out_of_range = float(cur.between[0] + cur.between[-1]) / cur.count \
             if len(cur.between) > 1 else 0.0
-        tested = ks.pvalue < thresholds.ks_pvalue and ks.statistic >= thresholds.ks_min_effect
+        pvalue, large = ks.pvalue, ks.statistic >= thresholds.ks_min_effect
         test_text = f"KS {ks.statistic:.3f} (p={ks.pvalue:.2g})"
         outside = "outside the reference range"
     elif isinstance(ref, CategoricalProfile) and isinstance(cur, CategoricalProfile):
@@ -382,22 +385,24 @@ def _feature(name: str, role: str, ref: ColumnProfile, cur: ColumnProfile | None
         drift.unseen = [k for k in cur.frequencies if k not in ref.frequencies]
         unseen = sum(cur.frequencies[k] for k in drift.unseen)
         drift.out_of_range = unseen / cur.count
-        tested = chi.pvalue < thresholds.ks_pvalue and \
-            drift.js_distance >= thresholds.js_min_effect
+        pvalue, large = chi.pvalue, drift.js_distance >= thresholds.js_min_effect
         test_text = f"JS {drift.js_distance:.3f} (chi-squared p={chi.pvalue:.2g})"
         outside = "unseen categories" + (f" ({', '.join(drift.unseen[:3])})"
                                          if drift.unseen else "")
     else:
         raise PackageError(f"'{name}' is {ref.kind} in the reference but not in CURRENT")
-    if enough and drift.psi >= thresholds.psi_alert:
+    # A shift counts when it is both large (PSI or effect size) and significant: on large
+    # data the tests flag every tiny shift, on small data the PSI of pure noise is high
+    # (about (bins - 1) / rows: 0.2 for 40 rows).
+    significant = drift.significant = enough and pvalue < thresholds.ks_pvalue
+    if significant and (drift.psi >= thresholds.psi_alert or large):
         drift.status = DRIFT
-        drift.reasons.append(f"PSI {drift.psi:.3f} >= {thresholds.psi_alert}")
-    if enough and tested:
-        drift.status = DRIFT
+        if drift.psi >= thresholds.psi_alert:
+            drift.reasons.append(f"PSI {drift.psi:.3f} >= {thresholds.psi_alert}")
         drift.reasons.append(test_text)
-    if drift.status == OK and enough and drift.psi >= thresholds.psi_warning:
+    elif significant and drift.psi >= thresholds.psi_warning:
         drift.status = WARNING
-        drift.reasons.append(f"PSI {drift.psi:.3f} >= {thresholds.psi_warning}")
+        drift.reasons.append(f"PSI {drift.psi:.3f} >= {thresholds.psi_warning}; {test_text}")
     rise = (drift.missing_current or 0.0) - (drift.missing_reference or 0.0)
     if rise >= thresholds.missing_increase:
         drift.status = WARNING if drift.status == OK else drift.status
@@ -460,17 +465,21 @@ def _retraining(report: DriftReport, manifest: Manifest) -> None:
                 report.retraining.append(f"drift share {value:.0%} > {trigger.above:.0%}")
             continue
         names = trigger.features or [f.name for f in report.features]
+        shift = trigger.statistic not in ("missing_rate", "out_of_range")
         hits = []
         for name in names:
             drift = everything.get(name)
             value = _statistic(drift, trigger.statistic) if drift else None
-            if value is not None and value > trigger.above:
+            # A distance counts only for a significant shift, as in the verdict.
+            if value is not None and value > trigger.above and (drift.significant or
+                                                                 not shift):
                 hits.append(f"{name} ({value:.3g})")
         if hits:
             report.retraining.append(f"{trigger.statistic} > {trigger.above} on "
                                      f"{', '.join(hits)}")
     if report.retraining:
         report.procedure = retraining.procedure or "the manifest gives no procedure"
+        report.alerts.append("retraining is due: " + "; ".join(report.retraining))
 
 
 def _statistic(drift: FeatureDrift, name: str) -> float | None:
