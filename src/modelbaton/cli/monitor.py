@@ -18,6 +18,16 @@ def register(app: typer.Typer) -> None:
     app.command("compare")(compare)
 
 
+# Options drift and monitor share.
+PredictOption = Annotated[bool, typer.Option(
+    "--predict", help="Score the inputs with the package's model when the data has no "
+                      "outputs, for prediction drift.")]
+AllowPickle = Annotated[bool, typer.Option("--allow-pickle", help="Accept a pickled model "
+                                                                  "(it runs code on load).")]
+ThresholdOption = Annotated[list[str], typer.Option(
+    "--threshold", help="Override a monitoring.drift threshold, e.g. psi_alert=0.2; "
+                        "repeatable.")]
+
 _STYLE = {"ok": "green", "warning": "yellow", "drift": "bold red", "missing": "red",
           "unavailable": "red"}
 
@@ -32,11 +42,9 @@ def drift(
                                                     "newest timestamp.")] = None,
     time_column: Annotated[Optional[str], typer.Option(help="Timestamp column for --window "
                                                             "(default: timestamp).")] = None,
-    predict: Annotated[bool, typer.Option("--predict", help="Score CURRENT with the model "
-                                          "for prediction drift when it has no outputs.")] = False,
-    allow_pickle: Annotated[bool, typer.Option("--allow-pickle")] = False,
-    threshold: Annotated[list[str], typer.Option(help="Override a monitoring.drift threshold, "
-                                                      "e.g. psi_alert=0.2; repeatable.")] = [],
+    predict: PredictOption = False,
+    allow_pickle: AllowPickle = False,
+    threshold: ThresholdOption = [],
     html: Annotated[Optional[Path], typer.Option(help="Also write a standalone HTML "
                                                       "report here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -55,11 +63,7 @@ def drift(
     thresholds = drift_mod.Thresholds.declared(package.manifest.monitoring,
                                                **parse_thresholds(threshold))
     source = open_source(current, window=span, end=until, time_column=time_column)
-    predictor = None
-    if predict:
-        from ..package.load import load
-
-        predictor = load(package, allow_pickle=allow_pickle)
+    predictor = _predictor(package, predict, allow_pickle)
     report = drift_mod.measure_drift(package, source, thresholds=thresholds,
                                      predictor=predictor)
     if report.rows == 0:
@@ -80,6 +84,14 @@ def drift(
             out.print(f"HTML report: {html}")
     if report.alert:
         raise typer.Exit(1)
+
+
+def _predictor(package: Any, predict: bool, allow_pickle: bool) -> Any:
+    if not predict:
+        return None
+    from ..package.load import load
+
+    return load(package, allow_pickle=allow_pickle)
 
 
 def parse_thresholds(items: list[str]) -> dict[str, Any]:
@@ -165,11 +177,9 @@ def monitor(
     once: Annotated[bool, typer.Option("--once", help="Check once and exit (1 on alert): for "
                                                       "cron and CI.")] = False,
     runs: Annotated[Optional[int], typer.Option(help="Stop after this many checks.")] = None,
-    predict: Annotated[bool, typer.Option("--predict", help="Score the inputs when the log "
-                                                            "has no outputs.")] = False,
-    allow_pickle: Annotated[bool, typer.Option("--allow-pickle")] = False,
-    threshold: Annotated[list[str], typer.Option(help="Override a monitoring.drift threshold "
-                                                      "(NAME=VALUE); repeatable.")] = [],
+    predict: PredictOption = False,
+    allow_pickle: AllowPickle = False,
+    threshold: ThresholdOption = [],
     grafana: Annotated[Optional[Path], typer.Option(help="Write the Grafana dashboard JSON "
                                                          "here and exit.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="With --once: print the report as "
@@ -198,11 +208,7 @@ def monitor(
     span = parse_duration(window)
     if runs is not None and runs < 1:
         raise BatonError("--runs must be at least 1")
-    predictor = None
-    if predict:
-        from ..package.load import load
-
-        predictor = load(package, allow_pickle=allow_pickle)
+    predictor = _predictor(package, predict, allow_pickle)
     watcher = Monitor(package, log_dir, span,
                       thresholds=Thresholds.declared(package.manifest.monitoring,
                                                      **parse_thresholds(threshold)),
@@ -252,7 +258,7 @@ def compare(
                                                          "this input.")] = None,
     window: Annotated[Optional[str], typer.Option(help="For a log: only the last span, e.g. "
                                                        "1d.")] = None,
-    allow_pickle: Annotated[bool, typer.Option("--allow-pickle")] = False,
+    allow_pickle: AllowPickle = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Challenger vs champion on the same data; writes a compare receipt (exit 1: failed)."""

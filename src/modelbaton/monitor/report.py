@@ -147,6 +147,12 @@ def _chart(bins: dict[str, Any] | None, colour: str, width: int = 330,
 
 
 def _short(value: float) -> str:
+    """An axis label that fits under a bar: 0.0123, 12.3, 1.17k, 2.5M."""
+    size = abs(value)
+    if size >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if size >= 1e3:
+        return f"{value / 1e3:.3g}k"
     return f"{value:.3g}"
 
 

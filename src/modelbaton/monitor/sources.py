@@ -229,7 +229,8 @@ def _read(path: Path, columns: Sequence[str],
     if suffix in _PARQUET:
         pq = _parquet()
         try:
-            handle = pq.ParquetFile(path)
+            # Without pre-buffering, memory holds one row group at a time, not the file.
+            handle = pq.ParquetFile(path, pre_buffer=False)
             present = [c for c in dict.fromkeys(columns) if c in handle.schema_arrow.names]
             for batch in handle.iter_batches(batch_size=BATCH_ROWS, columns=present):
                 yield _record_batch(batch), np.arange(offset, offset + batch.num_rows)
