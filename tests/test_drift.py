@@ -73,7 +73,7 @@ def test_data_from_the_training_population_does_not_alert(cli, tmp_path, churn):
     assert {f["status"] for f in features.values()} == {"ok"}
     assert features["age"]["psi"] < 0.05 and features["age"]["ks_pvalue"] > 0.01
     assert features["plan"]["kind"] == "categorical" and features["plan"]["js_distance"] < 0.05
-    assert features["age"]["bins"]["current"] and len(features["age"]["bins"]["edges"]) == 9
+    assert features["age"]["bins"]["current"] and len(features["age"]["bins"]["edges"]) == 11
 
 
 def test_on_a_small_sample_psi_noise_alone_is_not_drift(cli, tmp_path, churn):

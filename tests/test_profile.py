@@ -53,7 +53,8 @@ def test_psi_equals_the_direct_formula_on_the_reference_deciles():
     cur = numerical_profile(current, ref)
     # The bins independently: (-inf, e1], (e1, e2], ..., (e9, inf) on the raw values.
     edges = np.quantile(reference, np.arange(1, 10) / 10, method="inverted_cdf")
-    np.testing.assert_array_equal(ref.edges, edges)
+    np.testing.assert_array_equal(ref.cuts, edges)
+    np.testing.assert_array_equal(ref.edges, np.r_[reference.min(), edges, reference.max()])
     expected = np.bincount(np.searchsorted(edges, current, side="left"), minlength=10)
     np.testing.assert_array_equal(cur.counts, expected)
     p = np.bincount(np.searchsorted(edges, reference, side="left"), minlength=10) / 10_000
@@ -168,7 +169,10 @@ def test_pack_stores_the_training_profile_and_the_model_outputs(tmp_path, traini
     assert {"edges", "counts", "min", "max", "mean", "std", "missing", "sketch"} <= set(age)
     assert age["mean"] == pytest.approx(numeric["age"].mean())
     assert age["std"] == pytest.approx(numeric["age"].std(ddof=0))
-    assert sum(age["counts"]) == 2_000 and len(age["counts"]) == len(age["edges"]) + 1
+    # The histogram convention the report's charts read: edges from min to max.
+    assert sum(age["counts"]) == 2_000 and len(age["edges"]) == len(age["counts"]) + 1
+    assert age["edges"][0] == age["min"] and age["edges"][-1] == age["max"]
+    assert age["edges"] == sorted(age["edges"])
     profile = read_profile(pkg / "data" / "reference.json")
     predicted = model.predict(numeric)
     outputs = profile.outputs

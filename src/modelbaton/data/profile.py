@@ -15,17 +15,20 @@ A numerical column::
 
     {"kind": "numerical", "count": 990, "missing": 10, "invalid": 0,
      "min": 0.1, "max": 9.8, "mean": 5.0, "std": 2.9,
-     "edges": [c1, ..., c9], "counts": [n0, ..., n9],
+     "edges": [0.1, c1, ..., c9, 9.8], "counts": [n1, ..., n10],
      "sketch": {"values": [...], "at": [...], "between": [...], "below": 0.0, "above": 0.0}}
 
-`edges` are the reference's decile cut points (actual values, duplicates removed) and
-`counts[i]` the number of values in ``(edges[i-1], edges[i]]``, the first bin open to -inf
-and the last to +inf (so ``len(counts) == len(edges) + 1``; `min` and `max` bound the outer
-bins of the reference). These are the bins of the PSI.
+`edges` are the reference's minimum, its decile cut points (actual values, duplicates
+removed) and its maximum, and `counts[i]` the number of values in
+``(edges[i], edges[i+1]]`` (the first bin also holds the minimum), so
+``len(edges) == len(counts) + 1`` as with `numpy.histogram`. These are the bins of the PSI;
+for current data profiled on a reference's grid the outer bins are open: the first also
+counts values below the reference's minimum, the last values above its maximum. A bin of
+zero width holds a value repeated across a decile (a binary feature's 0s, for example).
 
 The `sketch` is the reference's cumulative distribution at up to 501 of its own values
 (every distinct value when there are no more, otherwise evenly spaced ranks including the
-minimum, the maximum and the edges): `at[k]` counts values equal to `values[k]`,
+minimum, the maximum and the cut points): `at[k]` counts values equal to `values[k]`,
 `between[k]` values strictly between `values[k-1]` and `values[k]` (`between[0]` below the
 first, `between[-1]` above the last), `below`/`above` the summed distance of values beyond
 the ends. The cumulative distribution function is therefore known exactly just before and
@@ -126,7 +129,7 @@ class NumericalProfile:
     maximum: float | None
     mean: float
     m2: float  # sum of squared deviations from the mean: merges exactly (Chan et al.)
-    edges: np.ndarray
+    cuts: np.ndarray  # the PSI bins' inner boundaries: the reference's deciles
     values: np.ndarray
     at: np.ndarray
     between: np.ndarray
@@ -149,17 +152,24 @@ class NumericalProfile:
         return at_or_below / n, (at_or_below - self.at) / n
 
     @property
+    def edges(self) -> np.ndarray:
+        """Histogram edges: the grid's minimum, the cuts, its maximum (see the module doc)."""
+        if len(self.values) == 0:
+            return np.zeros(0)
+        return np.concatenate([self.values[:1], self.cuts, self.values[-1:]])
+
+    @property
     def counts(self) -> np.ndarray:
-        """Counts in the PSI bins: (-inf, e1], (e1, e2], ..., (e_last, +inf)."""
+        """Counts in the PSI bins: (-inf, c1], (c1, c2], ..., (c_last, +inf)."""
         if len(self.values) == 0:
             return np.array([self.count], dtype=np.int64)
         at_or_below = np.cumsum(self.between[:-1] + self.at)
-        cum = at_or_below[np.searchsorted(self.values, self.edges)]
+        cum = at_or_below[np.searchsorted(self.values, self.cuts)]
         return np.diff(np.concatenate([[0], cum, [self.count]])).astype(np.int64)
 
     def same_grid(self, other: NumericalProfile) -> bool:
-        return np.array_equal(self.values, other.values) and np.array_equal(self.edges,
-                                                                           other.edges)
+        return np.array_equal(self.values, other.values) and np.array_equal(self.cuts,
+                                                                           other.cuts)
 
     def merge(self, other: NumericalProfile) -> NumericalProfile:
         if not self.same_grid(other):
@@ -175,7 +185,7 @@ class NumericalProfile:
             invalid=self.invalid + other.invalid,
             minimum=_extreme(min, self.minimum, other.minimum),
             maximum=_extreme(max, self.maximum, other.maximum), mean=mean, m2=m2,
-            edges=self.edges, values=self.values, at=self.at + other.at,
+            cuts=self.cuts, values=self.values, at=self.at + other.at,
             between=self.between + other.between, below=self.below + other.below,
             above=self.above + other.above)
 
@@ -205,7 +215,7 @@ class NumericalProfile:
                    minimum=_float_or_none(data.get("min")),
                    maximum=_float_or_none(data.get("max")), mean=float(data["mean"]),
                    m2=float(data["std"]) ** 2 * count,
-                   edges=np.asarray(data["edges"], dtype=np.float64), values=values, at=at,
+                   cuts=np.asarray(data["edges"][1:-1], dtype=np.float64), values=values, at=at,
                    between=between, below=float(sketch.get("below", 0.0)),
                    above=float(sketch.get("above", 0.0)))
 
@@ -217,9 +227,9 @@ def numerical_profile(values: np.ndarray, grid: NumericalProfile | None = None, 
     count = int(np.argmax(np.isnan(x))) if len(x) and np.isnan(x[-1]) else len(x)
     x = x[:count]
     if grid is None:
-        edges, sketch = _grid(x)
+        cuts, sketch = _grid(x)
     else:
-        edges, sketch = grid.edges, grid.values
+        cuts, sketch = grid.cuts, grid.values
     left = np.searchsorted(x, sketch, side="left")
     right = np.searchsorted(x, sketch, side="right")
     if len(sketch):
@@ -232,22 +242,22 @@ def numerical_profile(values: np.ndarray, grid: NumericalProfile | None = None, 
     return NumericalProfile(
         count=count, missing=len(values) - count, invalid=invalid,
         minimum=float(x[0]) if count else None, maximum=float(x[-1]) if count else None,
-        mean=mean, m2=m2, edges=edges, values=sketch, at=(right - left).astype(np.int64),
+        mean=mean, m2=m2, cuts=cuts, values=sketch, at=(right - left).astype(np.int64),
         between=between.astype(np.int64), below=below, above=above)
 
 
 def _grid(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Decile edges and sketch points of sorted values: actual values (inverted CDF)."""
+    """Decile cuts and sketch points of sorted values: actual values (inverted CDF)."""
     n = len(x)
     if n == 0:
         return np.zeros(0), np.zeros(0)
     quantiles = np.arange(1, PSI_BINS) / PSI_BINS
-    edges = np.unique(x[np.ceil(quantiles * n).astype(np.int64) - 1])
+    cuts = np.unique(x[np.ceil(quantiles * n).astype(np.int64) - 1])
     distinct = np.unique(x)
     if len(distinct) <= SKETCH_POINTS + 1:
-        return edges, distinct
+        return cuts, distinct
     ranks = np.round(np.linspace(0, n - 1, SKETCH_POINTS + 1)).astype(np.int64)
-    return edges, np.unique(np.concatenate([x[ranks], edges]))
+    return cuts, np.unique(np.concatenate([x[ranks], cuts]))
 
 
 def _moments(x: np.ndarray) -> tuple[float, float]:

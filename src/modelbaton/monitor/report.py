@@ -116,10 +116,10 @@ def _chart(bins: dict[str, Any] | None, colour: str, width: int = 330,
         return "<p class='muted'>no distribution</p>"
     reference = bins["reference"]
     current = bins.get("current") or [0] * len(reference)
-    if "edges" in bins:
+    if "edges" in bins:  # bin i is (edges[i], edges[i + 1]], the outer ones open
         edges = bins["edges"]
-        labels = [f"≤{_short(edges[0])}" if edges else "all"] + \
-            [f"≤{_short(e)}" for e in edges[1:]] + ([f">{_short(edges[-1])}"] if edges else [])
+        labels = [f"≤{_short(e)}" for e in edges[1:-1]] + \
+            ([f">{_short(edges[-2])}"] if len(edges) > 2 else ["all"])
     else:
         labels = [str(c) for c in bins["categories"]]
     labels, reference, current = labels[:24], reference[:24], current[:24]
