@@ -106,6 +106,7 @@ class Invalid:
     count: int = 0
     row: int | None = None
     value: Any = None
+    origin: str | None = None  # the file, when known
 
     def absorb(self, other: Invalid, offset: int = 0) -> None:
         if other.count and self.row is None:

@@ -250,6 +250,9 @@ def compare_shadow(candidate: Package, champion: Package, source: Source, *,
                    labels: str | None, label_file: str | Path | None, criteria: Criteria,
                    resamples: int = RESAMPLES, slice_by: str | None = None) -> Comparison:
     """Agreement, metrics (with a label file) and latency from a live-shadow log."""
+    if labels and not label_file:
+        raise BatonError("with a prediction log, labels come from --label-file",
+                         hint="a CSV/Parquet with request_id, row and the --labels column")
     if "role" not in source.raw_columns or "request_id" not in source.raw_columns:
         raise DataError(f"{source.path} is not a prediction log with shadow records",
                         hint="it needs role and request_id columns (docs/prediction-log.md)")
@@ -293,9 +296,6 @@ def compare_shadow(candidate: Package, champion: Package, source: Source, *,
     inputs = {c[len(INPUT):]: log[c][champ_rows] for c in log if c.startswith(INPUT)}
     truth = _joined_labels(label_file, labels, [keys[i] for i in champ_rows]) \
         if label_file else None
-    if labels and not label_file:
-        raise BatonError("with a prediction log, labels come from --label-file",
-                         hint="a CSV/Parquet with request_id, row and the --labels column")
     comparison.latency = {
         role: {**_percentiles(_per_request(log, rows)), "rows_per_second": None}
         for role, rows in (("candidate", shadow), ("champion", primary))}

@@ -158,7 +158,7 @@ def measure_drift(package: Package, source: Source, *, thresholds: Thresholds | 
     reference = reference_profile(package)
     thresholds = thresholds or Thresholds.declared(manifest.monitoring)
     current, findings = profile_current(source, manifest, reference, predictor=predictor)
-    report = compare(reference, current, manifest, thresholds, findings)
+    report = compare_profiles(reference, current, manifest, thresholds, findings)
     report.package = {"name": manifest.name, "version": manifest.version,
                       "digest": package.digest}
     report.source = {"path": str(source.path), "kind": source.kind,
@@ -235,19 +235,19 @@ def _nulls(rows: int, spec: FieldSpec) -> np.ndarray:
 
 
 def _absorb(invalid: dict[str, Invalid], name: str, found: Invalid, batch: Any) -> None:
+    """Add a batch's wrong-typed values, keeping the first one's file and row."""
     total = invalid.setdefault(name, Invalid())
-    if total.row is None and found.row is not None:
-        total.row = int(batch.rownums[found.row])
-        total.value = (batch.origin, found.value)
-    elif total.value is None:
-        total.value = (batch.origin, found.value)
+    if total.origin is None:
+        total.origin, total.value = batch.origin, found.value
+        total.row = None if found.row is None else int(batch.rownums[found.row])
     total.count += found.count
 
 
 def _example(found: Invalid) -> str:
-    origin, value = found.value if isinstance(found.value, tuple) else ("", found.value)
-    where = f"{origin} row {found.row}" if found.row is not None else origin
-    return f"{where}: {value!r}".strip(": ")
+    where = found.origin or ""
+    if found.row is not None:
+        where += f" row {found.row}"
+    return f"{where}: {found.value!r}".strip(": ")
 
 
 def _predict(predictor: Any, columns: Mapping[str, Any],
@@ -307,8 +307,8 @@ def _usable(values: np.ndarray, spec: FieldSpec) -> np.ndarray:
 # --- the comparison ----------------------------------------------------------------------
 
 
-def compare(reference: Profile, current: Profile, manifest: Manifest, thresholds: Thresholds,
-            findings: Findings | None = None) -> DriftReport:
+def compare_profiles(reference: Profile, current: Profile, manifest: Manifest,
+                     thresholds: Thresholds, findings: Findings | None = None) -> DriftReport:
     """Statistics, quality and verdict from two profiles (no raw data needed)."""
     findings = findings or Findings()
     importance = (manifest.monitoring.feature_importance if manifest.monitoring else {}) or {}
@@ -503,5 +503,5 @@ def _bins(ref: ColumnProfile | None, cur: ColumnProfile | None) -> dict[str, Any
     return None
 
 
-__all__ = ["DriftReport", "FeatureDrift", "Findings", "Thresholds", "compare",
+__all__ = ["DriftReport", "FeatureDrift", "Findings", "Thresholds", "compare_profiles",
            "measure_drift", "profile_current", "reference_profile"]
