@@ -60,7 +60,8 @@ def test_pipeline_round_trip_predicts_exactly(tmp_path, mixed):
     assert "skops==" in lock and "numpy==" in lock
     # Every file is listed with its digest; the manifest itself and receipts are not.
     listed = {f.path for f in manifest.files}
-    assert listed == {"model/model.skops", "data/golden.json", "env/requirements.lock"}
+    assert listed == {"model/model.skops", "data/golden.json", "data/reference.json",
+                      "env/requirements.lock"}
 
 
 def test_nullable_inferred_from_missing_values(tmp_path, mixed):

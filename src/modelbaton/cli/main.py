@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 
 from ..contract.errors import BatonError
-from . import bridge, check, demo, diff, package, report
+from . import bridge, check, demo, diff, monitor, package, report
 from ._common import err
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ bridge.register(app)
 check.register(app)
 report.register(app)
 diff.register(app)
+monitor.register(app)
 
 
 def run(argv: Sequence[str]) -> int:

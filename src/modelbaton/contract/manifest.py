@@ -220,8 +220,40 @@ class Metric(Section):
     higher_is_better: bool = True
 
 
+class Slice(Section):
+    """A subset of rows by one input: some of its values, or a range [minimum, maximum)."""
+
+    name: str
+    column: str
+    values: list[Scalar] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+class Criterion(Section):
+    """How much worse than the champion a candidate may be on one metric."""
+
+    metric: str = Field(description="accuracy, roc_auc, log_loss, f1, precision, recall, "
+                        "brier, rmse, mae or r2.")
+    max_drop: float = Field(0.0, ge=0, description="Allowed loss in the metric's units, "
+                            "held at the promotion's confidence level.")
+
+
+class Promotion(Section):
+    """The gate a candidate must pass against the champion it replaces (`baton compare`)."""
+
+    criteria: list[Criterion] = Field(default_factory=list)
+    confidence: float = Field(0.95, gt=0, lt=1, description="Of the bootstrap intervals.")
+    min_agreement: float | None = Field(None, ge=0, le=1, description="Smallest share of "
+                                        "rows on which both models predict the same.")
+    latency_p99_ms: float | None = Field(None, description="Largest single-row p99 latency "
+                                         "of the candidate; default performance.budgets.")
+
+
 class Evaluation(Section):
     metrics: list[Metric] = Field(default_factory=list)
+    slices: list[Slice] = Field(default_factory=list, description="Subsets reported apart.")
+    promotion: Promotion | None = None
 
 
 class LatencyMs(Section):
@@ -272,9 +304,21 @@ class Limitations(Section):
     out_of_scope: list[str] = Field(default_factory=list, description="Uses it must not serve.")
 
 
+class DriftTrigger(Section):
+    """A drift condition `baton monitor` checks on every run; when it holds, retrain."""
+
+    statistic: Literal["psi", "ks_statistic", "js_distance", "wasserstein", "missing_rate",
+                       "out_of_range", "drift_share"]
+    above: float
+    features: list[str] | None = Field(None, description="Inputs or outputs it watches; "
+                                       "every input when omitted.")
+
+
 class Retraining(Section):
     cadence: str | None = Field(None, description="e.g. monthly, or 'on trigger only'.")
     triggers: list[str] = Field(default_factory=list, description="Conditions that force it.")
+    drift_triggers: list[DriftTrigger] = Field(
+        default_factory=list, description="The triggers `baton monitor` can check itself.")
     data_needed: str | None = None
     procedure: str | None = Field(None, description="Steps, or the command/pipeline that does it.")
 
@@ -282,11 +326,23 @@ class Retraining(Section):
 class DriftThresholds(Section):
     psi_warning: float | None = Field(None, description="Default 0.1.")
     psi_alert: float | None = Field(None, description="Default 0.25.")
-    ks_pvalue: float | None = Field(None, description="Default 0.05.")
-    ks_min_effect: float | None = Field(None, description="Smallest KS statistic that counts.")
+    ks_pvalue: float | None = Field(None, description="Significance level of the KS and "
+                                    "chi-squared tests. Default 0.05.")
+    ks_min_effect: float | None = Field(None, description="Smallest KS statistic that counts. "
+                                        "Default 0.1.")
     share_drifted_alert: float | None = Field(
-        None, description="Share of (importance-weighted) drifted features that alerts."
+        None, description="Share of (importance-weighted) drifted features that alerts. "
+                          "Default 0.5."
     )
+    js_min_effect: float | None = Field(
+        None, description="Smallest Jensen-Shannon distance that counts (categories). "
+                          "Default 0.1.")
+    missing_increase: float | None = Field(
+        None, description="Rise of the missing rate that warns. Default 0.05.")
+    out_of_range: float | None = Field(
+        None, description="Share outside the reference range or unseen that warns. "
+                          "Default 0.01.")
+    min_rows: int | None = Field(None, description="Fewest rows for a verdict. Default 30.")
 
 
 class Monitoring(Section):

@@ -31,6 +31,7 @@ from ..contract.manifest import (
     FieldSpec, Golden, Interface, Limitations, Lineage, Manifest, ModelSection, Monitoring, Owners,
     Preprocessing, Retraining, Rollback, Support,
 )
+from ..data.profile import write_reference
 from ..data.schema import conform, infer_field, infer_fields
 from ..data.table import (
     Table, frame_categories, n_rows, read_table, select_rows, to_frame, to_table,
@@ -205,13 +206,18 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
     environment = _environment(stage, flavor, section, code_dir, requirements, wants_frame
                                or preprocess is not None)
     datasets = _datasets(draft, training_data, evaluation_data)
+    with code_on_path(code_dir):  # the reference profile, with the model's own outputs
+        reference = write_reference(
+            stage, training_data, sample=table, inputs=inputs, outputs=interface.outputs,
+            predict=lambda rows: output_table(*_predict(flavor, loaded, _model_input(
+                rows, inputs, preprocess, wants_frame, entry)), model_labels))
 
     manifest = Manifest(
         name=draft.name, version=draft.version,  # type: ignore[arg-type]
         description=draft.description or f"{TODO}: what the model does and for whom",
         model=section, interface=interface, environment=environment,
         golden=Golden(rows=len(golden_index)),
-        data=DataSection(datasets=datasets),
+        data=DataSection(datasets=datasets, reference=reference),
         preprocessing=Preprocessing(
             entry_point=entry,
             steps=(draft.preprocessing.steps if draft.preprocessing and draft.preprocessing.steps
