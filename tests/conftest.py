@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from modelbaton.cli.main import run
+from modelbaton.cli.main import INTERNAL_ERROR, run
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +38,8 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
         capsys.readouterr()
         code = run([str(a) for a in args])
         captured = capsys.readouterr()
+        # A bug of ours is never an acceptable answer, whatever exit code a test expects.
+        assert code != INTERNAL_ERROR, captured.err
         return Result(code, captured.out, captured.err)
 
     return invoke

@@ -40,7 +40,7 @@ def test_same_folder_gives_the_same_bytes(tmp_path, package):
     assert first == second
     with tarfile.open(tmp_path / "a.baton") as tar:
         members = tar.getmembers()
-    assert [m.name for m in members] == ["baton.yaml", "data/golden.json",
+    assert [m.name for m in members] == ["baton.yaml", "data/golden.json", "data/reference.json",
                                          "env/requirements.lock", "model/model.txt"]
     assert {(m.mtime, m.uid, m.gid, m.uname, m.mode) for m in members} == {(0, 0, 0, "", 0o644)}
     assert first[4:8] == bytes(4)  # no time stamp in the gzip header either

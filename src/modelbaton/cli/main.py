@@ -25,6 +25,10 @@ diff.register(app)
 monitor.register(app)
 
 
+#: Exit code of a bug of ours, distinct from 1 (a finding: failed check, drift alert, ...).
+INTERNAL_ERROR = 70
+
+
 def run(argv: Sequence[str]) -> int:
     """Run one command line and return its exit code (used by `main` and the tests)."""
     args = [a for a in argv if a != "--debug"]
@@ -49,7 +53,7 @@ def run(argv: Sequence[str]) -> int:
         err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (run again with "
                   "--debug for the traceback, and please report it)", markup=True,
                   highlight=False, soft_wrap=True)
-        return 1
+        return INTERNAL_ERROR
     return 0
 
 

@@ -138,11 +138,10 @@ def compare_offline(candidate: Any, champion: Any, data: str | Path, *, labels: 
                     latency_rows: int = LATENCY_ROWS, slice_by: str | None = None) -> Comparison:
     """`candidate`/`champion` are loaded Predictors (with `.manifest`, `.digest`)."""
     path = Path(data)
-    strings = {f.name for p in (candidate, champion) for f in p.inputs
-               if f.type in ("string", "datetime")}
-    if labels:
-        strings |= {labels} if _label_is_text(candidate) else set()
-    table = read_table(path, string_columns=sorted(strings))
+    types = {f.name: f.type for p in (candidate, champion) for f in p.inputs}
+    if labels and _label_is_text(candidate):
+        types[labels] = "string"
+    table = read_table(path, types=types)
     rows = len(next(iter(table.values()))) if table else 0
     if rows == 0:
         raise DataError(f"{path} has no rows")
@@ -330,7 +329,7 @@ def _joined_labels(path: str | Path, column: str | None,
                    keys: list[tuple[Any, Any]]) -> np.ndarray:
     if not column:
         raise BatonError("--label-file needs --labels COLUMN")
-    table = read_table(path, string_columns=["request_id"])
+    table = read_table(path, types={"request_id": "string"})
     for needed in ("request_id", column):
         if needed not in table:
             raise DataError(f"{path}: column '{needed}' is missing",
