@@ -259,7 +259,7 @@ class LocalRegistry:
 
     def promote(self, ref: str, stage: str, *, reason: str | None = None) -> dict[str, Any]:
         """Move a version into `stage` if the transition is legal and the policy holds."""
-        stage = _stage(stage, ("staging", "production", "archived"))
+        stage = _stage(stage, STAGES)
         with self.store.write() as (conn, chain):
             row, name = self._find(conn, ref)
             label = f"{name}:{row.number}"
@@ -357,8 +357,8 @@ class LocalRegistry:
             mine = [r for r in self._reviews(conn, row.id)
                     if r["actor"] == self.actor and r["stage"] == stage and not r["void"]]
             if mine and mine[-1]["decision"] == decision:
-                raise ConflictError(f"{self.actor} already {decision}d {label} for {stage}",
-                                    hint="each person's decision counts once")
+                raise ConflictError(f"{self.actor} already {_PAST[decision]} {label} for "
+                                    f"{stage}", hint="each person's decision counts once")
             now = utcnow()
             conn.execute(insert(t.reviews).values(
                 version_id=row.id, stage=stage, actor=self.actor, role=self.role,
@@ -862,3 +862,4 @@ def raise_forbidden_party(actor: str, state: str, offer: Row) -> None:
 
 
 _VERBS = {"accepted": "accept", "declined": "decline", "cancelled": "cancel"}
+_PAST = {"approve": "approved", "reject": "rejected"}
