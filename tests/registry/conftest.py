@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -118,15 +119,20 @@ def variant(tiny_package: Path, tmp_path: Path) -> Callable[..., Path]:
 def make_variant(source: Path, dest: Path, label: str, *, name: str = "tiny",
                  extra: bytes | None = None) -> Path:
     shutil.copytree(source, dest, ignore=shutil.ignore_patterns("receipts"))
-    manifest = read_manifest(dest / MANIFEST_NAME)
-    update: dict = {"version": label, "name": name}
-    if extra is not None:  # a larger file, for uploads that take a while
-        from modelbaton.package.integrity import file_entries
+    manifest_path = dest / MANIFEST_NAME
+    if extra is None:  # a plain edit of the two lines, as a person would make it
+        text = manifest_path.read_text()
+        text = re.sub(r"(?m)^version: .*$", f"version: '{label}'", text, count=1)
+        text = re.sub(r"(?m)^name: .*$", f"name: {name}", text, count=1)
+        manifest_path.write_text(text)
+        return dest
+    from modelbaton.package.integrity import file_entries
 
-        (dest / "docs").mkdir()
-        (dest / "docs" / "extra.bin").write_bytes(extra)
-        update["files"] = file_entries(dest)
-    write_manifest(manifest.model_copy(update=update), dest / MANIFEST_NAME)
+    (dest / "docs").mkdir()  # a larger file, for uploads that take a while
+    (dest / "docs" / "extra.bin").write_bytes(extra)
+    manifest = read_manifest(manifest_path)
+    write_manifest(manifest.model_copy(update={"version": label, "name": name,
+                                               "files": file_entries(dest)}), manifest_path)
     return dest
 
 

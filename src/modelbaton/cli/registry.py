@@ -151,7 +151,8 @@ def _print_version(v: dict[str, Any]) -> None:
     for r in v["reviews"]:
         void = " [dim](void: rolled back)[/]" if r["void"] else ""
         why = f": {r['comment']}" if r["comment"] else ""
-        out.print(f"{r['decision']}d for {r['stage']} by {r['actor']} ({r['role']}){why}{void}")
+        verb = "approved" if r["decision"] == "approve" else "rejected"
+        out.print(f"{verb} for {r['stage']} by {r['actor']} ({r['role']}){why}{void}")
     for c in v["comments"]:
         out.print(f"comment by {c['actor']}: {c['text']}")
     for h in v["history"]:
@@ -254,18 +255,21 @@ def stats(
     data = _registry().stats(name)
     if as_json:
         return print_json(data)
-    rows = {"all models": data["overall"], **data["models"]} if name is None else data["models"]
-    table = Table("model", "versions", "lead time to prod (median)", "time in stage (mean)",
-                  "rejections", "re-pushes", "check score", "verify pass", "rollbacks")
+    rows = {**data["models"], "all models": data["overall"]} if name is None \
+        else data["models"]
     for model, s in rows.items():
         lead = s["lead_time_to_production_s"]
-        table.add_row(model, str(s["versions"]), _duration(lead["median"]) if lead else "-",
-                      ", ".join(f"{k} {_duration(v)}" for k, v in s["seconds_in_stage"].items()),
-                      str(s["rework"]["rejections"]),
-                      str(s["rework"]["repushes_before_approval"]),
-                      _maybe(s["checklist_score_at_push"]), _maybe(s["verify_pass_rate"]),
-                      str(s["rollbacks"]))
-    out.print(table)
+        stages = ", ".join(f"{k} {_duration(v)}" for k, v in s["seconds_in_stage"].items())
+        out.print(f"[bold]{model}[/]: {s['versions']} versions, {s['in_production']} in "
+                  f"production, {s['rollbacks']} rollbacks")
+        out.print(f"  lead time push -> production: "
+                  + (f"median {_duration(lead['median'])}, max {_duration(lead['max'])} "
+                     f"({lead['count']} versions)" if lead else "none reached production"))
+        out.print(f"  mean time in stage: {stages or '-'}")
+        out.print(f"  rework: {s['rework']['rejections']} rejections, "
+                  f"{s['rework']['repushes_before_approval']} re-pushes before approval")
+        out.print(f"  checklist score at push: {_maybe(s['checklist_score_at_push'])}; verify "
+                  f"pass rate: {_maybe(s['verify_pass_rate'])} of {s['verify_receipts']}")
 
 
 def _duration(seconds: float) -> str:

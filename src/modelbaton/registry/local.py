@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, delete, func, insert, select, update
 
 from ..contract.errors import IntegrityError
-from ..contract.io import MANIFEST_NAME, canonical_json, load_yaml_mapping, parse_manifest
+from ..contract.io import MANIFEST_NAME, canonical_json
 from ..settings import baton_home, current_user
 from . import audit, packages, tables as t
 from .audit import stamp, utcnow
@@ -137,8 +137,7 @@ class LocalRegistry:
         """Create the version from blobs already stored: the commit point of every push."""
         require(self.role, "push", actor=self.actor)
         text = b"".join(self.blobs.chunks(manifest_sha256, where=MANIFEST_NAME)).decode("utf-8")
-        manifest = parse_manifest(text, source=f"pushed {MANIFEST_NAME}")
-        digest = hashlib.sha256(canonical_json(load_yaml_mapping(text, MANIFEST_NAME))).hexdigest()
+        manifest, digest = packages.parse_manifest_text(text, f"pushed {MANIFEST_NAME}")
         total = len(text.encode("utf-8"))
         for entry in manifest.files:
             packages.safe_path(entry.path, f"pushed {MANIFEST_NAME}")

@@ -9,6 +9,7 @@ on every pull, since receipts can be attached after the push.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -19,9 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..contract.errors import IntegrityError, PackageError, UnsafeInputError
-from ..contract.io import MANIFEST_NAME
-from ..contract.manifest import FileEntry, Manifest
+import yaml
+from pydantic import ValidationError
+
+from ..contract.errors import IntegrityError, ManifestError, PackageError, UnsafeInputError
+from ..contract.io import MANIFEST_NAME, canonical_json, parse_manifest
+from ..contract.manifest import SUPPORTED_API_VERSIONS, FileEntry, Manifest
+from ..package.archive import is_archive
 from ..package.integrity import RECEIPTS_DIR, packaged_files, sha256_file
 from ..package.load import open_package
 from ..package.receipts import KINDS, read_receipts
@@ -49,8 +54,12 @@ class Upload:
 
 def prepare_upload(path: str | Path) -> Upload:
     """Open a package for pushing; files are hashed later, once, while they upload."""
-    package = open_package(path, verify=False)
-    root, manifest = package.root, package.manifest
+    path = Path(path)
+    root = path.parent if path.name == MANIFEST_NAME else path
+    if is_archive(path) or not (root / MANIFEST_NAME).is_file():
+        root = open_package(path, verify=False).root  # extracts, or says what is wrong
+    text = (root / MANIFEST_NAME).read_text(encoding="utf-8")
+    manifest, _ = parse_manifest_text(text, str(root / MANIFEST_NAME))
     listed = {entry.path for entry in manifest.files}
     extra = [p for p in packaged_files(root) if p not in listed]
     if extra:
@@ -68,6 +77,25 @@ def prepare_upload(path: str | Path) -> Upload:
     receipts = [{k: v for k, v in r.items() if k != "_path"} for r in read_receipts(root)]
     return Upload(root, manifest, sha256_file(root / MANIFEST_NAME), list(manifest.files),
                   receipts)
+
+
+def parse_manifest_text(text: str, source: str) -> tuple[Manifest, str]:
+    """The manifest and its digest from one parse (libyaml when available; construction is
+    PyYAML's own either way, so the data and the digest are the same as `contract.io`'s).
+    Anything invalid goes through `parse_manifest` for its error that names the line."""
+    try:
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        data = None
+    if not isinstance(data, dict) or data.get("apiVersion") not in SUPPORTED_API_VERSIONS:
+        parse_manifest(text, source=source)  # raises, naming the line
+        raise ManifestError("the manifest is not a mapping", where=source)
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError:
+        parse_manifest(text, source=source)  # raises, naming the line
+        raise
+    return manifest, hashlib.sha256(canonical_json(data)).hexdigest()
 
 
 def check_receipt(receipt: Any, where: str) -> dict[str, Any]:

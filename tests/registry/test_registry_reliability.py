@@ -1,0 +1,163 @@
+"""Reliability under concurrency and crashes, on SQLite and PostgreSQL: concurrent pushes
+from many processes, pushes killed with SIGKILL, garbage collection, blobs altered at rest."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from modelbaton.contract.errors import IntegrityError
+from modelbaton.registry.local import LocalRegistry
+
+from conftest import make_variant  # noqa: E402  (the registry tests' own helpers)
+
+WORKERS, PUSHES = 8, 25
+
+# A worker imports only the registry (no model libraries), says it is ready, waits for the
+# start signal so that all workers push at the same time, then pushes its packages.
+WORKER = """
+import json, os, sys, time
+from modelbaton.registry.local import LocalRegistry
+registry = LocalRegistry(actor=sys.argv[1])
+print("ready", flush=True)
+go = sys.argv[2]
+while not os.path.exists(go):
+    time.sleep(0.005)
+refs = [registry.push(path)["ref"] for path in sys.argv[3:]]
+print(json.dumps(refs), flush=True)
+"""
+
+# Pushes one package when told to (a line on stdin), reporting how long the push took.
+KILLABLE = """
+import sys, time
+from modelbaton.registry.local import LocalRegistry
+registry = LocalRegistry(actor="victim")
+print("ready", flush=True)
+sys.stdin.readline()
+started = time.perf_counter()
+registry.push(sys.argv[1])
+print(time.perf_counter() - started, flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def many_packages(tiny_package: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("many")
+    return [make_variant(tiny_package, folder / f"p{i}", f"1.{i}")
+            for i in range(WORKERS * PUSHES)]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ""
+    return env
+
+
+@pytest.mark.slow
+def test_concurrent_pushes_get_distinct_gapless_numbers(backend, many_packages, tmp_path):
+    registry = LocalRegistry(actor="setup")
+    registry.blobs  # create the registry before the workers race
+    go = tmp_path / "go"
+    procs = []
+    for w in range(WORKERS):
+        mine = [str(p) for p in many_packages[w * PUSHES:(w + 1) * PUSHES]]
+        procs.append(subprocess.Popen([sys.executable, "-c", WORKER, f"worker{w}", str(go),
+                                       *mine], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, env=_env()))
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+    go.touch()
+    pushed = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, stderr
+        pushed += json.loads(stdout)
+
+    versions = registry.versions("tiny")
+    assert sorted(v["number"] for v in versions) == list(range(1, WORKERS * PUSHES + 1))
+    assert sorted(pushed) == sorted(v["ref"] for v in versions)  # each push got its own
+    labels = {v["label"] for v in versions}
+    assert labels == {f"1.{i}" for i in range(WORKERS * PUSHES)}  # nothing lost
+    assert len({v["digest"] for v in versions}) == WORKERS * PUSHES
+    verdict = registry.verify_audit()
+    assert verdict["ok"] and verdict["events"] == 1 + WORKERS * PUSHES
+
+
+@pytest.mark.slow
+def test_a_killed_push_leaves_no_partial_version_and_gc_removes_only_orphans(
+        backend, tiny_package, tmp_path, baton_home):
+    registry = LocalRegistry(actor="setup")
+    registry.push(make_variant(tiny_package, tmp_path / "base", "0"))
+    rng = random.Random(5)
+    for trial, fraction in enumerate((0.05, 0.25, 0.5, 0.75, 0.95)):
+        package = make_variant(tiny_package, tmp_path / f"k{trial}", f"k{trial}",
+                               extra=os.urandom(6 << 20))
+        proc = subprocess.Popen([sys.executable, "-c", KILLABLE, str(package)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                env=_env())
+        assert proc.stdout.readline().strip() == "ready"
+        if trial == 0:  # the first runs to the end, to time a push
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            duration = float(proc.stdout.readline())
+            proc.wait(60)
+            continue
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        time.sleep(duration * fraction * rng.uniform(0.8, 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(60)
+
+    # A push uploads its blobs, then registers the version in one transaction: what a kill
+    # between the two leaves behind, made deterministic here.
+    orphan = make_variant(tiny_package, tmp_path / "orphan", "orphan", extra=b"never registered")
+    orphan_sha = __import__("hashlib").sha256(b"never registered").hexdigest()
+    registry.blobs.put_file(orphan / "docs" / "extra.bin", orphan_sha, where="extra.bin")
+
+    versions = registry.versions("tiny")
+    assert sorted(v["number"] for v in versions) == list(range(1, len(versions) + 1))
+    for v in versions:  # every visible version is complete
+        shutil.rmtree(baton_home / "cache", ignore_errors=True)
+        assert (registry.pull(v["ref"]) / "baton.yaml").is_file()
+
+    referenced = {f["sha256"] for v in versions for f in registry.show(v["ref"])["files"]}
+    referenced |= {registry.show(v["ref"])["manifest_sha256"] for v in versions}
+    stored = list(registry.blobs.listing())
+    expected = {path for sha, path, _ in stored if sha not in referenced}
+    assert registry.blobs.path(orphan_sha) in expected
+
+    kept_young = registry.gc()  # the default grace period spares recent uploads
+    assert kept_young["removed"] == 0 and kept_young["too_young"] == len(expected)
+    done = registry.gc(grace_seconds=0)
+    assert set(done["paths"]) == expected and done["removed"] == len(expected)
+    assert {sha for sha, _, _ in registry.blobs.listing()} == referenced
+    for v in versions:  # nothing referenced was collected
+        shutil.rmtree(baton_home / "cache", ignore_errors=True)
+        assert (registry.pull(v["ref"]) / "baton.yaml").is_file()
+    assert registry.audit()[-1]["action"] == "gc"
+
+
+def test_a_blob_altered_on_disk_is_named_on_pull(backend, variant, baton_home):
+    registry = LocalRegistry(actor="alice")
+    registry.push(variant("1"))
+    files = {f["path"]: f["sha256"] for f in registry.show("tiny:1")["files"]}
+    blob = registry.blobs.path(files["data/golden.json"])
+    with open(blob, "r+b") as handle:
+        handle.seek(5)
+        handle.write(b"#")
+    with pytest.raises(IntegrityError, match=r"the blob of tiny:1 data/golden.json is corrupt: "
+                                             rf".*{files['data/golden.json']}"):
+        registry.pull("tiny:1")
+    assert not (baton_home / "cache" / "registry" / registry.show("tiny:1")["digest"]).exists()
+    os.remove(blob)
+    with pytest.raises(IntegrityError, match="data/golden.json .* is missing from the store"):
+        registry.pull("tiny:1")
