@@ -327,7 +327,10 @@ def test_policy_is_validated_audited_and_applied(as_user, variant, receipt):
     version = as_user("alice").push(variant("1"))
     as_user("alice").attach_receipt(version["ref"], receipt(version["digest"], "check"))
     as_user("bob").approve(version["ref"])
-    assert as_user("bob").promote(version["ref"], "staging")["stage"] == "staging"
+    staged_version = as_user("bob").promote(version["ref"], "staging")
+    assert staged_version["stage"] == "staging"
+    # Production, left out of this policy, keeps its default rule.
+    assert "2 more approvals by engineer/admin" in staged_version["next"]["missing"][0]
 
 
 def test_stats_measure_the_handoff(as_user, variant, receipt):

@@ -9,6 +9,7 @@ that same transaction: a change and its audit event are committed together or no
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -157,7 +158,8 @@ class LocalRegistry:
                                     .where(t.models.c.name == manifest.name)).scalar()
             if model_id is None:
                 model_id = conn.execute(insert(t.models).values(
-                    name=manifest.name, created_at=now, created_by=self.actor)).inserted_primary_key[0]
+                    name=manifest.name, created_at=now, created_by=self.actor)
+                ).inserted_primary_key[0]
                 conn.execute(insert(t.owners), [
                     {"model_id": model_id, "responsibility": r, "user": self.actor,
                      "since": now} for r in RESPONSIBILITIES])
@@ -629,7 +631,7 @@ class LocalRegistry:
     def _policy(self, conn: Connection) -> Policy:
         text = conn.execute(select(t.policies.c.text).order_by(t.policies.c.id.desc())
                             .limit(1)).scalar()
-        return parse_policy(text or DEFAULT_POLICY)
+        return _parsed_policy(text or DEFAULT_POLICY)
 
     def _model_id(self, conn: Connection, name: str) -> int:
         model_id = conn.execute(select(t.models.c.id).where(t.models.c.name == name)).scalar()
@@ -640,9 +642,9 @@ class LocalRegistry:
 
     def _find(self, conn: Connection, ref: str | Reference) -> tuple[Row, str]:
         r = parse_ref(ref) if isinstance(ref, str) else ref
-        model_id = self._model_id(conn, r.name)
         v = t.versions
-        query = select(v).where(v.c.model_id == model_id)
+        query = select(v).join(t.models, t.models.c.id == v.c.model_id).where(
+            t.models.c.name == r.name)
         if r.number is not None:
             query = query.where(v.c.number == r.number)
         elif r.selector in STAGES:
@@ -654,6 +656,7 @@ class LocalRegistry:
                 t.aliases.c.alias == r.selector)
         row = conn.execute(query).first()
         if row is None:
+            model_id = self._model_id(conn, r.name)
             latest = conn.execute(select(func.max(v.c.number))
                                   .where(v.c.model_id == model_id)).scalar()
             what = (f"no version {r.number}" if r.number is not None else
@@ -819,6 +822,11 @@ def authenticate(registry_url: str | None, token: str | None) -> tuple[str, str]
         raise AuthError(f"the token expired at {stamp(row.expires_at)}",
                         hint="ask an admin for a new one")
     return row.user, row.role
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_policy(text: str) -> Policy:
+    return parse_policy(text)
 
 
 def _token_hash(token: str) -> str:

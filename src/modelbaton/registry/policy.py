@@ -9,6 +9,7 @@ it takes (never counting the person who pushed the version: four eyes), and whic
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
@@ -45,6 +46,7 @@ DEFAULT_POLICY = """\
 #              compare - a passing `baton compare` receipt against the production version
 #                        (only when the model has one)
 #              each for exactly this version's package digest
+# A stage left out of the policy keeps the rule below.
 stages:
   staging:
     approvals: 2
@@ -84,7 +86,15 @@ class Policy(BaseModel):
     local_role: Role = "admin"
 
     def rule(self, stage: str) -> StageRule:
-        return self.stages.get(stage) or StageRule()  # type: ignore[call-overload]
+        """The stage's rule; a stage the policy leaves out keeps the default rule (safe by
+        default: leaving out production never opens it)."""
+        found = self.stages.get(stage)  # type: ignore[call-overload]
+        return found if found is not None else default_policy().stages[stage]  # type: ignore[index]
+
+
+@functools.lru_cache(maxsize=1)
+def default_policy() -> Policy:
+    return parse_policy(DEFAULT_POLICY)
 
 
 def parse_policy(text: str, source: str = "policy.yaml") -> Policy:

@@ -7,8 +7,8 @@ Times are naive UTC everywhere, so SQLite and PostgreSQL store and return the sa
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text,
-    UniqueConstraint,
+    BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
+    Text, UniqueConstraint,
 )
 
 metadata = MetaData()
