@@ -3,10 +3,12 @@ one-line errors with exit code 2, and registry references accepted by package co
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
 
+from modelbaton.contract.errors import BatonError
 from modelbaton.registry.local import LocalRegistry
 
 
@@ -127,8 +129,27 @@ def test_cli_gc_and_pull(cli, backend, variant, as_actor, tmp_path):
     again = cli("pull", "tiny:1", "--out", out)
     assert again.code == 2 and "already exists" in again.err
     registry = LocalRegistry(actor="alice")
-    registry.blobs.put(iter([b"orphan"]), __import__("hashlib").sha256(b"orphan").hexdigest(),
-                       where="orphan")
+    registry.blobs.put(iter([b"orphan"]), hashlib.sha256(b"orphan").hexdigest(), where="x")
     report = json.loads(cli("registry", "gc", "--grace", "0", "--json").out)
     assert report["removed"] == 1
     assert cli("pull", "tiny:1").code == 0
+
+
+def test_attach_receipt_from_python_for_check_and_verify(backend, variant, tmp_path):
+    """What `baton check` / `baton verify` do when given a reference: resolve it, write the
+    receipt into the package, attach it."""
+    from modelbaton.cli._common import open_ref
+    from modelbaton.package.receipts import write_receipt
+    from modelbaton.registry import attach_receipt
+
+    LocalRegistry(actor="alice").push(variant("1"))
+    package = open_ref("tiny@latest")
+    path = write_receipt(package.root, "verify", digest=package.digest, passed=True,
+                         details={"python": "3.11"})
+    assert attach_receipt("tiny@latest", path) == {"ref": "tiny:1", "kind": "verify",
+                                                   "passed": True, "attached": True}
+    pulled = open_ref("tiny:1")  # the cache mirrors the registry's receipts
+    assert [p.name.split("-")[0] for p in (pulled.root / "receipts").iterdir()] == ["verify"]
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(BatonError, match="cannot read the receipt"):
+        attach_receipt("tiny:1", tmp_path / "bad.json")

@@ -3,10 +3,12 @@ the same rules as locally, bearer tokens by role, and 401/403/404/409/413, never
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -167,3 +169,39 @@ def test_a_corrupt_blob_is_named_on_a_remote_pull(remote, variant):
 
     with pytest.raises(IntegrityError, match=r"blob of tiny:1 model/python.json is corrupt"):
         remote("bob").pull(version["ref"])
+
+
+@pytest.mark.slow
+def test_baton_registry_serve_and_the_cli_against_it(cli, variant, monkeypatch, baton_home):
+    """`baton registry serve` in its own process; the same CLI commands then go over HTTP
+    when BATON_REGISTRY is its URL, acting as the token's user."""
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("BATON_REGISTRY", raising=False)
+    token = LocalRegistry(actor="root").create_token("alice", role="scientist")["token"]
+    env = {**os.environ, "PYTHONPATH": ""}
+    baton = Path(sys.executable).with_name("baton")
+    server = subprocess.Popen([str(baton), "registry", "serve", "--port", "0"],
+                              stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = server.stdout.readline()
+        assert "registry API on http://127.0.0.1:" in line, line
+        url = line.split(" on ")[1].split("/api")[0]
+        monkeypatch.setenv("BATON_REGISTRY", url)
+        monkeypatch.setenv("BATON_TOKEN", token)
+        monkeypatch.setenv("BATON_USER", "somebody-else")  # remotely, the token decides
+        pushed = cli("push", variant("1"), "--json")
+        assert pushed.code == 0, pushed.err
+        assert json.loads(pushed.out)["pushed_by"] == "alice"
+        assert "alice (scientist)" in cli("registry", "whoami").out
+        assert json.loads(cli("inspect", "tiny:1", "--json").out)["name"] == "tiny"
+        denied = cli("approve", "tiny:1")
+        assert denied.code == 2 and "alice pushed tiny:1 and cannot approve it" in denied.err
+        monkeypatch.setenv("BATON_TOKEN", "bt_wrong")
+        refused = cli("ls")
+        assert refused.code == 2 and "token is not valid" in refused.err
+    finally:
+        server.terminate()
+        server.wait(10)

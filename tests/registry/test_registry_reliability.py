@@ -3,6 +3,7 @@ from many processes, pushes killed with SIGKILL, garbage collection, blobs alter
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -120,7 +121,7 @@ def test_a_killed_push_leaves_no_partial_version_and_gc_removes_only_orphans(
     # A push uploads its blobs, then registers the version in one transaction: what a kill
     # between the two leaves behind, made deterministic here.
     orphan = make_variant(tiny_package, tmp_path / "orphan", "orphan", extra=b"never registered")
-    orphan_sha = __import__("hashlib").sha256(b"never registered").hexdigest()
+    orphan_sha = hashlib.sha256(b"never registered").hexdigest()
     registry.blobs.put_file(orphan / "docs" / "extra.bin", orphan_sha, where="extra.bin")
 
     versions = registry.versions("tiny")
@@ -160,4 +161,26 @@ def test_a_blob_altered_on_disk_is_named_on_pull(backend, variant, baton_home):
     assert not (baton_home / "cache" / "registry" / registry.show("tiny:1")["digest"]).exists()
     os.remove(blob)
     with pytest.raises(IntegrityError, match="data/golden.json .* is missing from the store"):
+        registry.pull("tiny:1")
+
+
+def test_blobs_on_another_fsspec_store(backend, variant, baton_home, monkeypatch):
+    """The store is any fsspec URL (s3://, gs:// with their extras): here fsspec's in-memory
+    filesystem, recorded in the database so every client of the registry uses it."""
+    url = f"memory://baton-{os.getpid()}-{random.randrange(1 << 30)}"
+    monkeypatch.setenv("BATON_BLOBS", url)
+    registry = LocalRegistry(actor="alice")
+    registry.push(variant("1"))
+    assert LocalRegistry(actor="bob").blobs.url == url  # chosen once, then from the database
+    assert registry.audit()[0]["details"] == {"blobs": url}
+    assert (registry.pull("tiny:1") / "model" / "python.json").is_file()
+    size = registry.blobs.put(iter([b"orphan"]), hashlib.sha256(b"orphan").hexdigest(),
+                              where="an orphan")
+    assert size == 6
+    assert registry.gc(grace_seconds=0)["removed"] == 1
+    shutil.rmtree(baton_home / "cache")
+    files = {f["path"]: f["sha256"] for f in registry.show("tiny:1")["files"]}
+    with registry.blobs.fs.open(registry.blobs.path(files["model/python.json"]), "wb") as out:
+        out.write(b"{}")
+    with pytest.raises(IntegrityError, match="blob of tiny:1 model/python.json is corrupt"):
         registry.pull("tiny:1")

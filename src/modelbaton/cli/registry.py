@@ -5,7 +5,6 @@ HTTP registry with `$BATON_TOKEN`) through one interface."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -432,11 +431,9 @@ def attach(
     as_json: JsonOpt = False,
 ) -> None:
     """Attach a receipt to a version; refused unless made for exactly its package digest."""
-    try:
-        body = json.loads(receipt.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BatonError(f"cannot read the receipt {receipt}: {exc}") from None
-    done = _registry().attach_receipt(ref, body)
+    from ..registry.packages import read_receipt_file
+
+    done = _registry().attach_receipt(ref, read_receipt_file(receipt))
     state = "attached" if done["attached"] else "already attached"
     _emit(done, as_json, f"{state}: {done['kind']} receipt "
                          f"({'passed' if done['passed'] else 'failed'}) on {done['ref']}")

@@ -41,9 +41,13 @@ def resolve(ref: str) -> Path:
     return connect().pull(ref)
 
 
-def attach_receipt(ref: str, receipt: dict[str, Any]) -> dict[str, Any]:
-    """Attach a receipt (as `modelbaton.package.receipts` writes it) to a registered version;
-    refused unless it was produced for exactly that version's package digest."""
+def attach_receipt(ref: str, receipt: dict[str, Any] | str | Path) -> dict[str, Any]:
+    """Attach a receipt (the dict, or the JSON file `write_receipt` made) to a registered
+    version; refused unless it was produced for exactly that version's package digest."""
+    if isinstance(receipt, (str, Path)):
+        from .packages import read_receipt_file
+
+        receipt = read_receipt_file(Path(receipt))
     return connect().attach_receipt(ref, receipt)
 
 

@@ -114,6 +114,13 @@ def check_receipt(receipt: Any, where: str) -> dict[str, Any]:
     return receipt
 
 
+def read_receipt_file(path: Path) -> dict[str, Any]:
+    try:
+        return check_receipt(json.loads(path.read_text(encoding="utf-8")), str(path))
+    except (OSError, ValueError) as exc:
+        raise PackageError(f"cannot read the receipt {path}: {exc}") from None
+
+
 def safe_path(rel: str, where: str) -> str:
     """A manifest path that stays inside the package."""
     path = PurePosixPath(rel)
