@@ -89,9 +89,9 @@ def ls(
     table = Table("version", "label", "stage", "pushed by", "pushed at", "digest", "tags")
     for v in versions:
         marks = v["tags"] + [f"@{a}" for a in v["aliases"]]
-        stage_text = v["stage"] + (" (rolled back)" if v["rolled_back_at"] else "")
+        stage_text = v["stage"] + (", rolled back" if v["rolled_back_at"] else "")
         table.add_row(str(v["number"]), v["label"], stage_text, v["pushed_by"],
-                      v["pushed_at"][:19], v["digest"][:12], " ".join(marks))
+                      v["pushed_at"][:16].replace("T", " "), v["digest"][:8], " ".join(marks))
     out.print(table)
 
 
@@ -267,8 +267,10 @@ def stats(
         out.print(f"  mean time in stage: {stages or '-'}")
         out.print(f"  rework: {s['rework']['rejections']} rejections, "
                   f"{s['rework']['repushes_before_approval']} re-pushes before approval")
+        rate = s["verify_pass_rate"]
         out.print(f"  checklist score at push: {_maybe(s['checklist_score_at_push'])}; verify "
-                  f"pass rate: {_maybe(s['verify_pass_rate'])} of {s['verify_receipts']}")
+                  f"pass rate: {'-' if rate is None else f'{rate:.0%}'} of "
+                  f"{s['verify_receipts']} receipts")
 
 
 def _duration(seconds: float) -> str:

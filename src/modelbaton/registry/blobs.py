@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import os
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -21,6 +22,7 @@ from ..package.integrity import sha256_file
 from .errors import TooLargeError
 
 CHUNK = 1 << 20
+_HASHERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="baton-sha256")
 
 
 class BlobStore:
@@ -106,12 +108,17 @@ class BlobStore:
 
 class BlobWriter:
     """Writes to a temporary object, hashing as it goes; moved into place on a clean exit
-    with the expected hash, removed otherwise."""
+    with the expected hash, removed otherwise.
+
+    Each chunk is hashed on a worker thread while the same chunk is written (hashlib and
+    file writes release the GIL), so an upload costs about the larger of the two, not both.
+    """
 
     def __init__(self, store: BlobStore, expected: str, where: str, max_bytes: int | None):
         self.store, self.expected, self.where, self.max_bytes = store, expected, where, max_bytes
         self.size = 0
         self._digest = hashlib.sha256()
+        self._hashing: Future[None] | None = None
         self._tmp = f"{store.root}/tmp/{uuid.uuid4().hex}"
         store.fs.makedirs(f"{store.root}/tmp", exist_ok=True)
         self._out = store.fs.open(self._tmp, "wb")
@@ -122,8 +129,14 @@ class BlobWriter:
             raise TooLargeError(f"{self.where} is larger than the upload limit of "
                                 f"{self.max_bytes:,} bytes",
                                 hint="ask the registry admin to raise --max-upload-mb")
-        self._digest.update(chunk)
+        self._wait()  # chunks are hashed in order
+        self._hashing = _HASHERS.submit(self._digest.update, chunk)
         self._out.write(chunk)
+
+    def _wait(self) -> None:
+        if self._hashing is not None:
+            self._hashing.result()
+            self._hashing = None
 
     def __enter__(self) -> BlobWriter:
         return self
@@ -131,6 +144,7 @@ class BlobWriter:
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         fs = self.store.fs
         try:
+            self._wait()
             self._out.close()
             if exc_type is None:
                 got = self._digest.hexdigest()
