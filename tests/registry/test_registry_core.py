@@ -375,3 +375,27 @@ def test_schema_created_by_the_migrations_matches_the_tables(as_user):
         context = MigrationContext.configure(conn)
         assert context.get_current_revision() == "0001"
         assert compare_metadata(context, metadata) == []
+
+
+def test_a_hostile_manifest_cannot_reach_outside_the_store(as_user, variant):
+    """File digests and paths become storage paths: a crafted manifest, registered as a
+    hostile client of the HTTP API would (blobs first, then the version), is refused."""
+    import hashlib
+
+    from modelbaton.contract.errors import UnsafeInputError
+    from modelbaton.contract.io import dump_manifest, read_manifest
+
+    mallory = as_user("mallory")
+    for field, value in (("sha256", "../../../../etc/passwd"), ("path", "../outside.json")):
+        package = variant(f"evil-{field}")
+        manifest = read_manifest(package / "baton.yaml")
+        entry = manifest.files[0].model_copy(update={field: value})
+        text = dump_manifest(manifest.model_copy(update={"files": [entry,
+                                                                   *manifest.files[1:]]}))
+        sha = hashlib.sha256(text.encode()).hexdigest()
+        mallory.blobs.put(iter([text.encode()]), sha, where="baton.yaml")
+        with pytest.raises(UnsafeInputError, match="not a (sha256 hex digest|plain path)"):
+            mallory.register(sha, [])
+    with pytest.raises(UnsafeInputError):
+        mallory.blobs.fetch("../" * 4 + "etc/passwd", variant("x") / "out", where="x")
+    assert mallory.models() == []

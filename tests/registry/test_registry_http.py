@@ -139,6 +139,8 @@ def test_bad_requests_get_4xx_never_500(remote, server, variant, tmp_path):
         ("POST", "/versions/tiny:1/reject", b"{}", 400),
         ("POST", "/versions", b'{"manifest_sha256": "' + b"0" * 64 + b'"}', 422),
         ("POST", "/blobs/missing", b'{"sha256": ["zz"]}', 400),
+        ("POST", "/versions", b'{"manifest_sha256": "../../../../etc/passwd"}', 400),
+        ("GET", "/blobs/..etc..passwd", None, 404),
         ("PUT", "/blobs/not-a-digest", b"x", 400),
         ("GET", "/audit?limit=many", None, 400),
         ("DELETE", "/tokens/999", None, 403),

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..contract.errors import BatonError
+from .blobs import is_sha256
 from .errors import RegistryError, TooLargeError, status_of
 from .local import LocalRegistry, authenticate
 
@@ -113,13 +114,9 @@ ENDPOINTS: list[tuple[str, str, Call]] = [
 
 
 def _sha_list(values: list[Any]) -> list[str]:
-    if not all(isinstance(v, str) and _is_sha(v) for v in values):
+    if not all(is_sha256(v) for v in values):
         raise RegistryError("`sha256` must be a list of sha256 hex digests")
     return values
-
-
-def _is_sha(value: str) -> bool:
-    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
 def create_app(url: str | None = None, *, max_upload_bytes: int | None = None) -> Starlette:
@@ -146,7 +143,7 @@ def create_app(url: str | None = None, *, max_upload_bytes: int | None = None) -
 
     async def put_blob(request: Request) -> Response:
         sha = request.path_params["sha256"]
-        if not _is_sha(sha):
+        if not is_sha256(sha):
             raise RegistryError(f"'{sha}' is not a sha256 hex digest")
         where = request.query_params.get("path") or sha
         declared = request.headers.get("content-length")
@@ -156,9 +153,12 @@ def create_app(url: str | None = None, *, max_upload_bytes: int | None = None) -
                                 hint="ask the registry admin to raise --max-upload-mb")
         registry = await run_in_threadpool(registry_for, request)
         writer = await run_in_threadpool(registry.blob_writer, sha, where)
-        with writer:
+        try:  # file writes and hashing stay off the event loop
             async for chunk in request.stream():
-                writer.write(chunk)
+                await run_in_threadpool(writer.write, chunk)
+            await run_in_threadpool(writer.commit)
+        finally:
+            await run_in_threadpool(writer.discard)
         return JSONResponse({"sha256": sha, "size": writer.size}, status_code=201)
 
     async def get_blob(request: Request) -> Response:
@@ -175,8 +175,7 @@ def create_app(url: str | None = None, *, max_upload_bytes: int | None = None) -
               Route(f"{API}/blobs/{{sha256}}", get_blob, methods=["GET"])]
     routes += [Route(API + path, endpoint(call), methods=[method])
                for method, path, call in ENDPOINTS]
-    return Starlette(routes=routes, exception_handlers={BatonError: _error,
-                                                        ValueError: _bad_request})
+    return Starlette(routes=routes, exception_handlers={BatonError: _error})
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -205,7 +204,3 @@ async def _error(_request: Request, exc: Exception) -> Response:
                                    "where": exc.where, "hint": exc.hint}},
                         status_code=status_of(exc))
 
-
-async def _bad_request(_request: Request, exc: Exception) -> Response:
-    return JSONResponse({"error": {"type": "RegistryError", "message": str(exc),
-                                   "where": None, "hint": None}}, status_code=400)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..contract.errors import IntegrityError
+from ..contract.errors import IntegrityError, UnsafeInputError
 from ..package.integrity import sha256_file
 from .errors import TooLargeError
 
@@ -36,6 +36,9 @@ class BlobStore:
             os.makedirs(self.root, exist_ok=True)
 
     def path(self, sha256: str) -> str:
+        if not is_sha256(sha256):  # it becomes a path: never let it climb out of the store
+            raise UnsafeInputError(f"'{sha256[:80]}' is not a sha256 hex digest",
+                                   hint="blobs are named by the sha256 of their content")
         return f"{self.root}/sha256/{sha256[:2]}/{sha256}"
 
     def exists(self, sha256: str) -> bool:
@@ -115,6 +118,7 @@ class BlobWriter:
     """
 
     def __init__(self, store: BlobStore, expected: str, where: str, max_bytes: int | None):
+        store.path(expected)  # refuses a name that is not a digest before anything is written
         self.store, self.expected, self.where, self.max_bytes = store, expected, where, max_bytes
         self.size = 0
         self._digest = hashlib.sha256()
@@ -138,24 +142,39 @@ class BlobWriter:
             self._hashing.result()
             self._hashing = None
 
+    def commit(self) -> None:
+        """Check the hash and move the blob into place."""
+        self._wait()
+        self._out.close()
+        got = self._digest.hexdigest()
+        if got != self.expected:
+            raise changed(self.where, got, self.expected)
+        final = self.store.path(self.expected)
+        self.store.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+        self.store.fs.mv(self._tmp, final)
+
+    def discard(self) -> None:
+        """Remove what is left of the upload (nothing, after a commit)."""
+        self._wait()
+        if not self._out.closed:
+            self._out.close()
+        if self.store.fs.exists(self._tmp):
+            self.store.fs.rm(self._tmp)
+
     def __enter__(self) -> BlobWriter:
         return self
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
-        fs = self.store.fs
         try:
-            self._wait()
-            self._out.close()
             if exc_type is None:
-                got = self._digest.hexdigest()
-                if got != self.expected:
-                    raise changed(self.where, got, self.expected)
-                final = self.store.path(self.expected)
-                fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
-                fs.mv(self._tmp, final)
+                self.commit()
         finally:
-            if fs.exists(self._tmp):
-                fs.rm(self._tmp)
+            self.discard()
+
+
+def is_sha256(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(
+        c in "0123456789abcdef" for c in value)
 
 
 def save(chunks: Iterable[bytes], dest: Path) -> None:

@@ -715,20 +715,10 @@ class LocalRegistry:
         return True
 
     def _tags(self, conn: Connection, ids: list[int]) -> dict[int, list[str]]:
-        found: dict[int, list[str]] = {}
-        if ids:
-            for r in conn.execute(select(t.tags).where(t.tags.c.version_id.in_(ids))
-                                  .order_by(t.tags.c.tag)):
-                found.setdefault(r.version_id, []).append(r.tag)
-        return found
+        return _labels(conn, t.tags.c.tag, ids)
 
     def _aliases(self, conn: Connection, ids: list[int]) -> dict[int, list[str]]:
-        found: dict[int, list[str]] = {}
-        if ids:
-            for r in conn.execute(select(t.aliases).where(t.aliases.c.version_id.in_(ids))
-                                  .order_by(t.aliases.c.alias)):
-                found.setdefault(r.version_id, []).append(r.alias)
-        return found
+        return _labels(conn, t.aliases.c.alias, ids)
 
     def _brief(self, row: Row, name: str) -> dict[str, Any]:
         return {"model": name, "number": row.number, "ref": f"{name}:{row.number}",
@@ -822,6 +812,17 @@ def authenticate(registry_url: str | None, token: str | None) -> tuple[str, str]
         raise AuthError(f"the token expired at {stamp(row.expires_at)}",
                         hint="ask an admin for a new one")
     return row.user, row.role
+
+
+def _labels(conn: Connection, column: Any, ids: list[int]) -> dict[int, list[str]]:
+    """Tags or aliases of these versions, by version id."""
+    found: dict[int, list[str]] = {}
+    if ids:
+        table = column.table
+        for version_id, label in conn.execute(select(table.c.version_id, column).where(
+                table.c.version_id.in_(ids)).order_by(column)):
+            found.setdefault(version_id, []).append(label)
+    return found
 
 
 @functools.lru_cache(maxsize=8)
