@@ -31,6 +31,7 @@ from ..package.integrity import RECEIPTS_DIR, packaged_files, sha256_file
 from ..package.load import open_package
 from ..package.receipts import KINDS, read_receipts
 from ..settings import baton_home
+from .blobs import is_sha256
 
 Fetch = Callable[[str, Path, str], None]  # (sha256, local destination, file it is) -> None
 
@@ -134,6 +135,8 @@ def safe_path(rel: str, where: str) -> str:
 def materialize(version: dict[str, Any], fetch: Fetch) -> Path:
     """The version's package in the local cache, fetched (and verified) if not there yet."""
     digest = version["digest"]
+    if not is_sha256(digest):
+        raise UnsafeInputError(f"{version.get('ref')}: '{digest[:80]}' is not a package digest")
     target = baton_home() / "cache" / "registry" / digest
     if not (target / MANIFEST_NAME).is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +144,11 @@ def materialize(version: dict[str, Any], fetch: Fetch) -> Path:
         try:
             fetch(version["manifest_sha256"], staging / MANIFEST_NAME,
                   f"{version['ref']} {MANIFEST_NAME}")
+            text = (staging / MANIFEST_NAME).read_text(encoding="utf-8")
+            if parse_manifest_text(text, f"{version['ref']} {MANIFEST_NAME}")[1] != digest:
+                raise IntegrityError(f"the manifest of {version['ref']} does not have the "
+                                     f"version's digest {digest[:12]}",
+                                     hint="the registry's records are inconsistent")
             for entry in version["files"]:
                 dest = staging / safe_path(entry["path"], version["ref"])
                 dest.parent.mkdir(parents=True, exist_ok=True)
@@ -162,9 +170,10 @@ def write_receipts(root: Path, receipts: list[dict[str, Any]]) -> None:
     folder.mkdir(exist_ok=True)
     wanted = {}
     for receipt in receipts:
-        body = receipt["body"]
+        body = check_receipt(receipt["body"], f"receipt {receipt['sha256'][:12]}")
         stamp = re.sub(r"[^0-9T]", "", str(body.get("created_at", "")))[:15]
-        wanted[f"{body['kind']}-{stamp}-{receipt['sha256'][:12]}.json"] = body
+        tag = re.sub(r"[^0-9a-f]", "", receipt["sha256"])[:12]
+        wanted[f"{body['kind']}-{stamp}-{tag}.json"] = body
     for path in folder.glob("*.json"):
         if path.name not in wanted:
             path.unlink(missing_ok=True)

@@ -89,7 +89,9 @@ class Policy(BaseModel):
         """The stage's rule; a stage the policy leaves out keeps the default rule (safe by
         default: leaving out production never opens it)."""
         found = self.stages.get(stage)  # type: ignore[call-overload]
-        return found if found is not None else default_policy().stages[stage]  # type: ignore[index]
+        if found is None:
+            found = default_policy().stages[stage]  # type: ignore[index]
+        return found
 
 
 @functools.lru_cache(maxsize=1)
