@@ -399,3 +399,16 @@ def test_a_hostile_manifest_cannot_reach_outside_the_store(as_user, variant):
     with pytest.raises(UnsafeInputError):
         mallory.blobs.fetch("../" * 4 + "etc/passwd", variant("x") / "out", where="x")
     assert mallory.models() == []
+
+
+def test_the_database_itself_allows_one_production_version(as_user, variant, receipt):
+    import sqlalchemy.exc
+
+    in_production(as_user, variant, receipt, "1")
+    as_user("alice").push(variant("2"))
+    registry = as_user("auditor")
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        with registry.store.engine.begin() as conn:
+            conn.execute(text("UPDATE baton_versions SET stage = 'production' "
+                              "WHERE number = 2"))
+    assert [v["stage"] for v in registry.versions("tiny")] == ["candidate", "production"]

@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
 
+from ..contract.errors import MissingExtraError
 from .errors import (
     AuthError, ConflictError, ForbiddenError, NotFoundError, PolicyError, RegistryError,
     TooLargeError,
@@ -22,11 +24,14 @@ from .errors import (
 from .refs import Reference, looks_like_ref, parse_ref
 
 
-
 def connect(url: str | None = None, *, token: str | None = None) -> Any:
     """The registry `url` names (default `$BATON_REGISTRY`, else the embedded one)."""
     url = url if url is not None else os.environ.get("BATON_REGISTRY", "")
-    if url.startswith(("http://", "https://")):
+    remote = url.startswith(("http://", "https://"))
+    for module in ("httpx",) if remote else ("sqlalchemy", "fsspec"):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtraError(module, "registry")
+    if remote:
         from .client import RemoteRegistry
 
         return RemoteRegistry(url, token=token if token is not None

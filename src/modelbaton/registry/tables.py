@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
-    Text, UniqueConstraint,
+    Text, UniqueConstraint, text,
 )
 
 metadata = MetaData()
@@ -46,6 +46,10 @@ versions = Table(
     UniqueConstraint("model_id", "number", name="uq_baton_versions_number"),
     Index("ix_baton_versions_stage", "model_id", "stage"),
     Index("ix_baton_versions_digest", "digest"),
+    # At most one production version per model, whatever the code above it does.
+    Index("uq_baton_versions_production", "model_id", unique=True,
+          sqlite_where=text("stage = 'production'"),
+          postgresql_where=text("stage = 'production'")),
 )
 
 files = Table(

@@ -121,6 +121,9 @@ def upgrade() -> None:
     op.create_index('ix_baton_versions_digest', 'baton_versions', ['digest'], unique=False)
     op.create_index('ix_baton_versions_stage', 'baton_versions', ['model_id', 'stage'],
                     unique=False)
+    op.create_index('uq_baton_versions_production', 'baton_versions', ['model_id'],
+                    unique=True, sqlite_where=sa.text("stage = 'production'"),
+                    postgresql_where=sa.text("stage = 'production'"))
     op.create_table('baton_aliases',
         sa.Column('model_id', sa.Integer(), nullable=False),
         sa.Column('alias', sa.String(length=128), nullable=False),
