@@ -19,7 +19,7 @@ import pytest
 from modelbaton.contract.errors import IntegrityError
 from modelbaton.registry.local import LocalRegistry
 
-from conftest import make_variant  # noqa: E402  (the registry tests' own helpers)
+from registry_helpers import make_variant
 
 WORKERS, PUSHES = 8, 25
 
