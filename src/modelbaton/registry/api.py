@@ -9,6 +9,7 @@ digest mismatch) or 400: bad input never gets a 500.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -179,8 +180,6 @@ def create_app(url: str | None = None, *, max_upload_bytes: int | None = None) -
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    import json
-
     size, parts = 0, []
     async for chunk in request.stream():
         size += len(chunk)
