@@ -159,7 +159,7 @@ def bench_baton(backend: str, models: int, per_model: int, push_mb: int,
         os.environ.pop("BATON_REGISTRY", None)
     try:
         registry = LocalRegistry()
-        registry.blobs
+        registry.initialize()
         start = time.perf_counter()
         seed_baton(registry, models, per_model)
         seeded = time.perf_counter() - start
@@ -220,9 +220,8 @@ def hash_and_copy_rate(path: Path, work: Path) -> float:
 
 
 def bench_mlflow(models: int, per_model: int, push_mb: int, work: Path) -> dict:
-    import sqlite3
-
     import logging
+    import sqlite3
 
     logging.disable(logging.WARNING)
     from mlflow import MlflowClient

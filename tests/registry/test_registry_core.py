@@ -407,8 +407,7 @@ def test_the_database_itself_allows_one_production_version(as_user, variant, rec
     in_production(as_user, variant, receipt, "1")
     as_user("alice").push(variant("2"))
     registry = as_user("auditor")
-    with pytest.raises(sqlalchemy.exc.IntegrityError):
-        with registry.store.engine.begin() as conn:
-            conn.execute(text("UPDATE baton_versions SET stage = 'production' "
-                              "WHERE number = 2"))
+    with pytest.raises(sqlalchemy.exc.IntegrityError), registry.store.engine.begin() as conn:
+        conn.execute(text("UPDATE baton_versions SET stage = 'production' "
+                          "WHERE number = 2"))
     assert [v["stage"] for v in registry.versions("tiny")] == ["candidate", "production"]

@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
+from registry_helpers import make_variant
 
 from modelbaton.contract.errors import IntegrityError
 from modelbaton.registry.local import LocalRegistry
-
-from registry_helpers import make_variant
 
 WORKERS, PUSHES = 8, 25
 
@@ -66,7 +65,7 @@ def _env() -> dict[str, str]:
 @pytest.mark.slow
 def test_concurrent_pushes_get_distinct_gapless_numbers(backend, many_packages, tmp_path):
     registry = LocalRegistry(actor="setup")
-    registry.blobs  # create the registry before the workers race
+    registry.initialize()  # before the workers race
     go = tmp_path / "go"
     procs = []
     for w in range(WORKERS):

@@ -261,7 +261,7 @@ def stats(
         stages = ", ".join(f"{k} {_duration(v)}" for k, v in s["seconds_in_stage"].items())
         out.print(f"[bold]{model}[/]: {s['versions']} versions, {s['in_production']} in "
                   f"production, {s['rollbacks']} rollbacks")
-        out.print(f"  lead time push -> production: "
+        out.print("  lead time push -> production: "
                   + (f"median {_duration(lead['median'])}, max {_duration(lead['max'])} "
                      f"({lead['count']} versions)" if lead else "none reached production"))
         out.print(f"  mean time in stage: {stages or '-'}")

@@ -123,7 +123,7 @@ def _sha_list(values: list[Any]) -> list[str]:
 def create_app(url: str | None = None, *, max_upload_bytes: int | None = None) -> Starlette:
     """The API for the registry at `url` (default `$BATON_REGISTRY`, else the embedded one)."""
     limit = max_upload_bytes if max_upload_bytes is not None else DEFAULT_MAX_UPLOAD_MB << 20
-    LocalRegistry(url).blobs  # create or migrate the database and blob store before serving
+    LocalRegistry(url).initialize()
 
     def registry_for(request: Request) -> LocalRegistry:
         header = request.headers.get("authorization", "")

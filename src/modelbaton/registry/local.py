@@ -30,8 +30,8 @@ from .errors import (
     AuthError, ConflictError, ForbiddenError, NotFoundError, PolicyError, RegistryError,
 )
 from .policy import (
-    DEFAULT_POLICY, RESPONSIBILITIES, Policy, check_role, missing_for, parse_policy,
-    policy_sha256, require,
+    DEFAULT_POLICY, RESPONSIBILITIES, Policy, check_role, missing_for, parse_policy, policy_sha256,
+    require,
 )
 from .refs import LATEST, RESERVED, STAGES, Reference, check_name, parse_ref
 from .stats import handoff_stats
@@ -79,6 +79,10 @@ class LocalRegistry:
 
     def whoami(self) -> dict[str, Any]:
         return {"user": self.actor, "role": self.role, "registry": self.location}
+
+    def initialize(self) -> dict[str, str]:
+        """Create (or migrate) the database and settle the blob store, e.g. before serving."""
+        return {"registry": self.location, "blobs": self.blobs.url}
 
     # --- blobs -------------------------------------------------------------------------
 
