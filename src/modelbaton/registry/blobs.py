@@ -25,6 +25,16 @@ CHUNK = 1 << 20
 _HASHERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="baton-sha256")
 
 
+def _new_hashers() -> None:
+    """A forked child has the pool but not its threads: give it a pool of its own."""
+    global _HASHERS
+    _HASHERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="baton-sha256")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_hashers)
+
+
 class BlobStore:
     def __init__(self, url: str):
         import fsspec

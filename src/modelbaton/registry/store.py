@@ -65,6 +65,18 @@ def dispose_engines() -> None:
     _engines.clear()
 
 
+def _forget_inherited_engines() -> None:
+    """In a forked child, drop the parent's pooled connections without closing them (closing
+    would end the parent's database sessions); the child opens its own."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
+    _engines.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_inherited_engines)
+
+
 def _create(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60})
