@@ -153,3 +153,15 @@ def test_attach_receipt_from_python_for_check_and_verify(backend, variant, tmp_p
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(BatonError, match="cannot read the receipt"):
         attach_receipt("tiny:1", tmp_path / "bad.json")
+
+
+def test_people_text_is_printed_as_written(cli, backend, variant, as_actor):
+    """Comments and reasons are shown verbatim, brackets and all, never read as markup."""
+    as_actor("alice")
+    cli("push", variant("1"))
+    assert cli("comment", "tiny:1", "see [/] and [bold]this[/bold]").code == 0
+    assert cli("promote", "tiny:1", "--to", "archived", "--reason", "[red]gone").code == 0
+    shown = cli("show", "tiny:1")
+    assert shown.code == 0, shown.err
+    assert "see [/] and [bold]this[/bold]" in shown.out
+    assert "([red]gone)" in shown.out and "[promote]" in shown.out

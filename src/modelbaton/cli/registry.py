@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..contract.errors import BatonError
@@ -90,7 +91,7 @@ def ls(
     for v in versions:
         marks = v["tags"] + [f"@{a}" for a in v["aliases"]]
         stage_text = v["stage"] + (", rolled back" if v["rolled_back_at"] else "")
-        table.add_row(str(v["number"]), v["label"], stage_text, v["pushed_by"],
+        table.add_row(str(v["number"]), v["label"], stage_text, escape(v["pushed_by"]),
                       v["pushed_at"][:16].replace("T", " "), v["digest"][:8], " ".join(marks))
     out.print(table)
 
@@ -125,44 +126,45 @@ def _print_model(m: dict[str, Any]) -> None:
         out.print("aliases: " + ", ".join(f"@{a} -> {n}" for a, n in m["aliases"].items()))
     out.print("owners:")
     for responsibility, holders in m["owners"].items():
-        names = ", ".join(h["user"] + (f" (until {h['until'][:10]})" if h["until"] else "")
-                          for h in holders)
+        names = ", ".join(escape(h["user"]) + (f" (until {h['until'][:10]})" if h["until"]
+                                               else "") for h in holders)
         out.print(f"  {responsibility}: {names or '-'}")
     for offer in m["transfers"]:
         shadow = f", {offer['shadow_days']} days shadow" if offer["shadow_days"] else ""
-        out.print(f"  pending: {offer['responsibility']} offered by {offer['from']} to "
-                  f"{offer['to']}{shadow}")
+        out.print(f"  pending: {offer['responsibility']} offered by {escape(offer['from'])} "
+                  f"to {escape(offer['to'])}{shadow}")
 
 
 def _print_version(v: dict[str, Any]) -> None:
     rolled = f"  [red]rolled back {v['rolled_back_at'][:19]}[/]" if v["rolled_back_at"] else ""
     out.print(f"[bold]{v['ref']}[/] ({v['label']})  stage [bold]{v['stage']}[/]{rolled}")
     out.print(f"digest {v['digest']}  {human_size(v['bytes'])}, {len(v['files'])} files")
-    out.print(f"pushed by {v['pushed_by']} at {v['pushed_at'][:19]}")
+    out.print(f"pushed by {escape(v['pushed_by'])} at {v['pushed_at'][:19]}")
     if v["description"]:
-        out.print(v["description"])
+        out.print(escape(v["description"]))
     if v["tags"] or v["aliases"]:
         out.print("tags: " + " ".join(v["tags"] + [f"@{a}" for a in v["aliases"]]))
     for r in v["receipts"]:
         mark = "[green]passed[/]" if r["passed"] else "[red]failed[/]"
-        out.print(f"receipt {r['kind']}: {mark} ({r['body'].get('created_by')}, "
+        out.print(f"receipt {r['kind']}: {mark} ({escape(str(r['body'].get('created_by')))}, "
                   f"{str(r['body'].get('created_at'))[:19]})")
     for r in v["reviews"]:
         void = " [dim](void: rolled back)[/]" if r["void"] else ""
-        why = f": {r['comment']}" if r["comment"] else ""
+        why = f": {escape(r['comment'])}" if r["comment"] else ""
         verb = "approved" if r["decision"] == "approve" else "rejected"
-        out.print(f"{verb} for {r['stage']} by {r['actor']} ({r['role']}){why}{void}")
+        out.print(f"{verb} for {r['stage']} by {escape(r['actor'])} ({r['role']}){why}{void}")
     for c in v["comments"]:
-        out.print(f"comment by {c['actor']}: {c['text']}")
+        out.print(f"comment by {escape(c['actor'])}: {escape(c['text'])}")
     for h in v["history"]:
-        why = f" ({h['reason']})" if h["reason"] else ""
-        out.print(f"{h['at'][:19]} {h['from']} -> {h['to']} by {h['actor']} [{h['kind']}]{why}")
+        why = f" ({escape(h['reason'])})" if h["reason"] else ""
+        out.print(f"{h['at'][:19]} {h['from']} -> {h['to']} by {escape(h['actor'])} "
+                  f"\\[{h['kind']}]{why}")
     pending = v["next"]
     if pending:
         if pending["missing"]:
             out.print(f"[yellow]before {pending['stage']}:[/]")
             for item in pending["missing"]:
-                out.print(f"  - {item}")
+                out.print(f"  - {escape(item)}")
         else:
             out.print(f"[green]ready for {pending['stage']}[/]: `baton promote {v['ref']} "
                       f"--to {pending['stage']}`")
@@ -188,7 +190,7 @@ def approve(
 ) -> None:
     """Approve a version for its next stage (never your own push: four eyes)."""
     done = _registry().approve(ref, stage=stage, comment=comment)
-    _emit(done, as_json, f"{done['actor']} approved {done['ref']} for {done['stage']}")
+    _emit(done, as_json, f"{escape(done['actor'])} approved {done['ref']} for {done['stage']}")
 
 
 def reject(
@@ -200,7 +202,7 @@ def reject(
 ) -> None:
     """Reject a version for its next stage; it cannot be promoted there until you approve."""
     done = _registry().reject(ref, reason=reason, stage=stage)
-    _emit(done, as_json, f"{done['actor']} rejected {done['ref']} for {done['stage']}")
+    _emit(done, as_json, f"{escape(done['actor'])} rejected {done['ref']} for {done['stage']}")
 
 
 def rollback(
@@ -350,7 +352,8 @@ def audit_log(
         subject = f"{e['model']}:{e['version']}" if e["version"] else (e["model"] or "")
         details = ", ".join(f"{k}={v}" for k, v in e["details"].items()
                             if v is not None and k not in ("digest", "receipt_sha256"))
-        table.add_row(str(e["seq"]), e["at"][:19], e["actor"], e["action"], subject, details)
+        table.add_row(str(e["seq"]), e["at"][:19], escape(e["actor"]), e["action"], subject,
+                      escape(details))
     out.print(table)
 
 
@@ -475,7 +478,7 @@ def policy(
 def whoami(as_json: JsonOpt = False) -> None:
     """The registry in use, and who you are to it."""
     me = _registry().whoami()
-    _emit(me, as_json, f"{me['user']} ({me['role']}) on {me['registry']}")
+    _emit(me, as_json, f"{escape(me['user'])} ({me['role']}) on {escape(me['registry'])}")
 
 
 @token_app.command("create")
@@ -502,7 +505,7 @@ def token_list(as_json: JsonOpt = False) -> None:
         return print_json(tokens)
     table = Table("id", "user", "label", "created", "expires", "revoked")
     for tk in tokens:
-        table.add_row(str(tk["id"]), tk["user"], tk["label"] or "", tk["created_at"][:19],
+        table.add_row(str(tk["id"]), tk["user"], escape(tk["label"] or ""), tk["created_at"][:19],
                       (tk["expires_at"] or "never")[:19], "yes" if tk["revoked"] else "")
     out.print(table)
 
@@ -529,4 +532,4 @@ def user_list(as_json: JsonOpt = False) -> None:
     if as_json:
         return print_json(users)
     for u in users:
-        out.print(f"{u['user']}: {u['role']}")
+        out.print(f"{escape(u['user'])}: {u['role']}")
