@@ -21,8 +21,15 @@ def print_json(data: Any) -> None:
 
 
 def open_ref(ref: str, *, verify: bool = True) -> Package:
-    """A package from a folder, a `.baton` file (or, once registered, a registry reference)."""
-    return open_package(Path(ref), verify=verify)
+    """A package from a folder, a `.baton` file or a registry reference (`name:3`,
+    `name@production`), which is pulled into the local cache first."""
+    path = Path(ref)
+    if not path.exists():
+        from ..registry import looks_like_ref, resolve
+
+        if looks_like_ref(ref):
+            path = resolve(ref)
+    return open_package(path, verify=verify)
 
 
 def human_size(n: int | float) -> str:

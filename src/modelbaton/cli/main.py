@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Sequence
 
 import typer
 
 from ..contract.errors import BatonError
-from . import bridge, check, demo, diff, monitor, package, report
+from . import bridge, check, demo, diff, monitor, package, registry, report
 from ._common import err
 
 app = typer.Typer(
@@ -23,19 +24,25 @@ check.register(app)
 report.register(app)
 diff.register(app)
 monitor.register(app)
+registry.register(app)
 
 
 #: Exit code of a bug of ours, distinct from 1 (a finding: failed check, drift alert, ...).
 INTERNAL_ERROR = 70
 
 
+@functools.cache
+def _command() -> typer.core.TyperGroup:
+    """Typer's command tree, built once per process: building it costs more than most commands."""
+    return typer.main.get_command(app)
+
+
 def run(argv: Sequence[str]) -> int:
     """Run one command line and return its exit code (used by `main` and the tests)."""
     args = [a for a in argv if a != "--debug"]
     debug = len(args) != len(argv)
-    command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="baton", standalone_mode=True)
+        _command().main(args=args, prog_name="baton", standalone_mode=True)
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
