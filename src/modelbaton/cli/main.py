@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import typer
 
 from ..contract.errors import BatonError
+from . import bench, verify
 from . import demo, package
 from ._common import err
 
@@ -18,6 +19,8 @@ app = typer.Typer(
 )
 package.register(app)
 demo.register(app)
+verify.register(app)
+bench.register(app)
 
 
 def run(argv: Sequence[str]) -> int:
