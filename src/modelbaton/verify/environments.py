@@ -146,12 +146,13 @@ def prepare(lock: Path, *, manager: str | None = None, python: str | None = None
         return CleanRoom("local", interpreter, None, True, time.perf_counter() - started,
                          [p.text for p in pins])
     requirements = requirements_for(lock.read_text(encoding="utf-8"), modelbaton_wheel())
-    interpreter = _uv_find_python(python) if manager == "uv" else _find_python(python)
-    key = hashlib.sha256(json.dumps([manager, str(interpreter), requirements]).encode())
-    target = baton_home() / "cache" / "envs" / key.hexdigest()[:24]
-    if not fresh and (target / MARKER).is_file():
+    key = hashlib.sha256(json.dumps([manager, python, requirements]).encode())
+    target = (baton_home() / "cache" / "envs" / key.hexdigest()[:24]).absolute()
+    # Reused only when sealed and its interpreter still runs (exists() follows the link).
+    if not fresh and (target / MARKER).is_file() and _env_python(target).exists():
         return CleanRoom(manager, _env_python(target), target, True,
                          time.perf_counter() - started, requirements.splitlines())
+    interpreter = _uv_find_python(python) if manager == "uv" else _find_python(python)
     build = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True)
@@ -207,11 +208,11 @@ def _uv(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX")}
     env["UV_CACHE_DIR"] = str(uv_cache())
     return subprocess.run([binary, *args], capture_output=True, text=True, env=env,
-                          cwd=baton_home())
+                          cwd=baton_home().absolute())
 
 
 def uv_cache() -> Path:
-    path = baton_home() / "cache" / "uv"
+    path = (baton_home() / "cache" / "uv").absolute()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -261,10 +262,10 @@ def _build_venv(env: Path, interpreter: Path, offline: bool, lock: Path,
                           text=True)
     if done.returncode != 0:
         raise EnvironmentBuildError(f"python -m venv failed: {_clean(done.stderr or done.stdout)}")
-    wheelhouse = baton_home() / "cache" / "wheels" / "pip"
+    wheelhouse = (baton_home() / "cache" / "wheels" / "pip").absolute()
     wheelhouse.mkdir(parents=True, exist_ok=True)
     pip = [str(_env_python(env)), "-m", "pip", "--disable-pip-version-check", "-q"]
-    pip_env = {**os.environ, "PIP_CACHE_DIR": str(baton_home() / "cache" / "pip")}
+    pip_env = {**os.environ, "PIP_CACHE_DIR": str((baton_home() / "cache" / "pip").absolute())}
     requirements = ["-r", str(env / REQUIREMENTS)]
     steps = [] if offline else [[*pip, "download", "-d", str(wheelhouse), *requirements]]
     steps.append([*pip, "install", "--no-index", "--find-links", str(wheelhouse),
