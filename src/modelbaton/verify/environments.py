@@ -307,13 +307,15 @@ def resolution_error(output: str, lock: Path, pins: list[Pin], offline: bool) ->
 
 
 def _offending(message: str, pins: list[Pin]) -> Pin | None:
-    """The pin the resolver's message mentions first."""
+    """The pin the resolver's message is about: quoted exactly, else named first."""
     lowered = message.lower()
+    exact = [p for p in pins if p.text.lower().replace(" ", "") in lowered.replace(" ", "")]
+    if exact:
+        return exact[0]
     best: tuple[int, Pin] | None = None
     for pin in pins:
-        for spelling in {pin.name, pin.name.replace("-", "_"), pin.text.split("=")[0].strip()
-                         .split("[")[0].lower()}:
-            match = re.search(rf"(?<![\w.-]){re.escape(spelling.lower())}(?![\w-])", lowered)
+        for spelling in {pin.name, pin.name.replace("-", "_")}:
+            match = re.search(rf"(?<![\w.-]){re.escape(spelling)}(?![\w-])", lowered)
             if match and (best is None or match.start() < best[0]):
                 best = (match.start(), pin)
     return best[1] if best else None

@@ -29,6 +29,9 @@ from packaging.utils import canonicalize_name
 
 #: Aliases the interpreter itself puts in sys.modules.
 _NOT_MODULES = ("__main__", "__mp_main__", "modelbaton")
+#: What was imported before the package: interpreter start-up (including `.pth` hooks of
+#: the environment, such as setuptools' `_distutils_hack`) and modelbaton itself.
+_AT_START = frozenset(m.split(".")[0] for m in list(sys.modules))
 
 
 def main(argv: list[str]) -> int:
@@ -167,27 +170,38 @@ def requirement_closure(names: list[str]) -> set[str]:
 
 
 def _imports(root: Path, manifest: Any) -> dict[str, Any]:
-    """Every imported module must come from the lock, modelbaton's own needs or the stdlib."""
+    """Every module the load and replay imported must come from the lock, modelbaton's own
+    requirements or the standard library."""
     from ._wheel import DIST
     from .environments import read_lock
 
     started = time.perf_counter()
     lock = root / manifest.environment.lock if manifest.environment else None
     pinned = {p.name for p in read_lock(lock)} if lock and lock.is_file() else set()
-    ours = requirement_closure([DIST])
-    owners = metadata.packages_distributions()
+    allowed = pinned | requirement_closure([DIST])
+    # Module names of the allowed distributions first: reading every installed
+    # distribution's file list is only needed to name the owner of what is not allowed.
+    allowed_modules = set().union(*(_top_names(d) for d in metadata.distributions()
+                                    if canonicalize_name(d.metadata["Name"] or "") in allowed))
+    owners: dict[str, list[str]] | None = None
     code_dir = (root / "code").resolve()
     sites = [Path(p).resolve() for p in {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}]
     stdlib = [Path(sysconfig.get_paths()[k]).resolve() for k in ("stdlib", "platstdlib")]
     outside: list[dict[str, Any]] = []
-    for name in sorted({m.split(".")[0] for m in list(sys.modules)}):
+    for name in sorted({m.split(".")[0] for m in list(sys.modules)} - _AT_START):
         module = sys.modules.get(name)
         if module is None or name in sys.stdlib_module_names or name in _NOT_MODULES:
             continue
         origin = _origin(module)
-        dists = _owners(name, origin, owners, sites)
-        if dists & (pinned | ours) or origin is None or origin.is_relative_to(code_dir):
-            continue  # from the lock or modelbaton, built in, or the package's feature code
+        if origin is None or origin.is_relative_to(code_dir):
+            continue  # built into the interpreter, or the package's own feature code
+        if {name, _site_top(origin, sites)} & allowed_modules:
+            continue  # from the lock, or from modelbaton and its requirements
+        owners = owners if owners is not None else metadata.packages_distributions()
+        dists = {canonicalize_name(d) for d in owners.get(name) or
+                 owners.get(_site_top(origin, sites) or "") or []}
+        if dists & allowed:
+            continue
         if not dists and _within(origin, stdlib) and not _within(origin, sites):
             continue  # a private module of the standard library
         entry: dict[str, Any] = {"module": name, "path": str(origin)}
@@ -203,18 +217,27 @@ def _imports(root: Path, manifest: Any) -> dict[str, Any]:
                 _describe_outside(e) for e in outside)}
 
 
-def _owners(name: str, origin: Path | None, owners: dict[str, list[str]],
-            sites: list[Path]) -> set[str]:
-    """The distributions a module comes from: by its name, else by where its file lies
+def _top_names(dist: metadata.Distribution) -> set[str]:
+    """The top-level module names a distribution installs."""
+    listed = dist.read_text("top_level.txt")
+    if listed:
+        return set(listed.split())
+    names = set()
+    for file in dist.files or []:
+        top = file.parts[0] if file.parts else ""
+        if top and not top.endswith((".dist-info", ".data", ".pth")) and top not in (
+                "..", "__pycache__", "bin"):
+            names.add(top.split(".")[0])
+    return names
+
+
+def _site_top(origin: Path, sites: list[Path]) -> str | None:
+    """The top-level folder or module a file lies in, when it is in site-packages
     (compiled helpers such as scipy's `_cyutility` register under a bare name)."""
-    found = owners.get(name) or []
-    if not found and origin is not None:
-        for site in sites:
-            if origin.is_relative_to(site):
-                top = origin.relative_to(site).parts[0].split(".")[0]
-                found = owners.get(top) or []
-                break
-    return {canonicalize_name(d) for d in found}
+    for site in sites:
+        if origin.is_relative_to(site):
+            return origin.relative_to(site).parts[0].split(".")[0]
+    return None
 
 
 def _within(path: Path, folders: list[Path]) -> bool:
