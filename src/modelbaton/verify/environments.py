@@ -258,13 +258,19 @@ def _find_python(request: str | None) -> Path:
 
 def _build_venv(env: Path, interpreter: Path, offline: bool, lock: Path,
                 pins: list[Pin]) -> None:
-    done = subprocess.run([str(interpreter), "-m", "venv", str(env)], capture_output=True,
-                          text=True)
+    """`python -m venv`, then pip: our own when it can target another interpreter (the
+    clean room then holds no pip at all, and no time goes to bootstrapping one)."""
+    own_pip = _pip_with_python_option()
+    done = subprocess.run([str(interpreter), "-m", "venv", *(["--without-pip"] if own_pip
+                                                             else []), str(env)],
+                          capture_output=True, text=True)
     if done.returncode != 0:
         raise EnvironmentBuildError(f"python -m venv failed: {_clean(done.stderr or done.stdout)}")
     wheelhouse = (baton_home() / "cache" / "wheels" / "pip").absolute()
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    pip = [str(_env_python(env)), "-m", "pip", "--disable-pip-version-check", "-q"]
+    pip = ([sys.executable, "-m", "pip", "--python", str(_env_python(env))] if own_pip
+           else [str(_env_python(env)), "-m", "pip"])
+    pip += ["--disable-pip-version-check", "-q"]
     pip_env = {**os.environ, "PIP_CACHE_DIR": str((baton_home() / "cache" / "pip").absolute())}
     requirements = ["-r", str(env / REQUIREMENTS)]
     steps = [] if offline else [[*pip, "download", "-d", str(wheelhouse), *requirements]]
@@ -274,6 +280,20 @@ def _build_venv(env: Path, interpreter: Path, offline: bool, lock: Path,
         done = subprocess.run(argv, capture_output=True, text=True, env=pip_env)
         if done.returncode != 0:
             raise resolution_error(done.stderr or done.stdout, lock, pins, offline)
+
+
+def _pip_with_python_option() -> bool:
+    """Whether this interpreter's pip can install into another one (`--python`, pip 22.3)."""
+    try:
+        from pip import __version__
+    except ImportError:
+        return False
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(__version__) >= Version("22.3")
+    except InvalidVersion:
+        return False
 
 
 # --- errors ------------------------------------------------------------------------------
