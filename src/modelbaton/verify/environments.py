@@ -166,22 +166,24 @@ def prepare(lock: Path, *, manager: str | None = None, python: str | None = None
             "manager": manager, "interpreter": str(interpreter),
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "lock": str(lock)}, indent=2) + "\n", encoding="utf-8")
-        _move_into_place(build, target)
+        _move_into_place(build, target, replace=fresh)
     finally:
         shutil.rmtree(build, ignore_errors=True)
     return CleanRoom(manager, _env_python(target), target, False, time.perf_counter() - started,
                      requirements.splitlines())
 
 
-def _move_into_place(build: Path, target: Path) -> None:
-    if target.exists():  # --fresh, or a half-built folder from a crash: replace it
+def _move_into_place(build: Path, target: Path, *, replace: bool) -> None:
+    """Seal the build as `target`. A sealed `target` is replaced only when asked (--fresh);
+    if another verify sealed one meanwhile, that one is used and this build dropped."""
+    if target.exists() and (replace or not (target / MARKER).is_file()):
         trash = target.with_name(f".{target.name}.{os.getpid()}.old")
         os.replace(target, trash)
         shutil.rmtree(trash, ignore_errors=True)
     try:
         os.replace(build, target)
     except OSError:
-        if not (target / MARKER).is_file():  # another verify won the race: use its build
+        if not (target / MARKER).is_file():
             raise
 
 
