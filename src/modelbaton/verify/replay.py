@@ -152,21 +152,27 @@ def requirement_closure(names: list[str]) -> set[str]:
     todo = [canonicalize_name(n) for n in names]
     while todo:
         name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        try:
-            requires = metadata.distribution(name).requires or []
-        except metadata.PackageNotFoundError:
-            continue
-        for line in requires:
-            try:
-                requirement = Requirement(line)
-            except InvalidRequirement:
-                continue
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                todo.append(canonicalize_name(requirement.name))
+        if name not in seen:
+            seen.add(name)
+            todo.extend(_requirements(name))
     return seen
+
+
+def _requirements(name: str) -> list[str]:
+    """What an installed distribution requires here (no extras), by canonical name."""
+    try:
+        lines = metadata.distribution(name).requires or []
+    except metadata.PackageNotFoundError:
+        return []
+    found = []
+    for line in lines:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            found.append(canonicalize_name(requirement.name))
+    return found
 
 
 def _imports(root: Path, manifest: Any) -> dict[str, Any]:
@@ -260,19 +266,7 @@ def _version(dist: str) -> str | None:
 
 
 def _required_by(dist: str, pinned: set[str]) -> set[str]:
-    found = set()
-    for name in pinned:
-        try:
-            requires = metadata.distribution(name).requires or []
-        except metadata.PackageNotFoundError:
-            continue
-        for line in requires:
-            try:
-                if canonicalize_name(Requirement(line).name) == dist:
-                    found.add(name)
-            except InvalidRequirement:
-                continue
-    return found
+    return {name for name in pinned if dist in _requirements(name)}
 
 
 def _describe_outside(entry: dict[str, Any]) -> str:
