@@ -108,6 +108,28 @@ def test_golden_output_that_does_not_reproduce_names_rows_and_columns(cli, pkg):
     assert mismatches["prediction"]["rows"] == [5]
 
 
+def test_outputs_outside_the_interface_and_unpinned_versions_fail(cli, pkg):
+    manifest = read_manifest(pkg / "baton.yaml")
+    outputs = [f.model_copy(update={"maximum": 0.5}) if f.name == "probability_1" else f
+               for f in manifest.interface.outputs]
+    interface = manifest.interface.model_copy(update={"outputs": outputs})
+    write_manifest(manifest.model_copy(update={"interface": interface}), pkg / "baton.yaml")
+    lock = (pkg / "env" / "requirements.lock").read_text()
+    rewrite_file(pkg, "env/requirements.lock",
+                 "\n".join("numpy==1.0.0" if line.startswith("numpy==") else line
+                           for line in lock.splitlines()) + "\n")
+
+    receipt = receipt_of(cli("verify", pkg, *LOCAL, "--json"))  # here, not the pinned numpy
+    assert not receipt["passed"]
+    schema = check(receipt, "output schema")
+    assert not schema["passed"] and "field 'probability_1'" in schema["message"]
+    assert "is outside [0, 0.5]" in schema["message"]
+    import numpy
+
+    assert check(receipt, "pins")["differences"] == [
+        f"line 3: numpy==1.0.0 but {numpy.__version__} is installed"]
+
+
 def test_changed_file_fails_integrity_and_names_it(cli, pkg):
     (pkg / "code" / "scorer.py").write_text("raise SystemExit('tampered')\n")
     result = cli("verify", pkg, *LOCAL, "--json")

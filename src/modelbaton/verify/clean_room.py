@@ -196,10 +196,10 @@ def run_replay(room: CleanRoom, package: Package, *, allow_pickle: bool = False
                if k not in ("VIRTUAL_ENV", "CONDA_PREFIX") and not k.startswith("PYTHON")}
         started = time.perf_counter()
         done = subprocess.run(argv, cwd=tmp, env=env, capture_output=True, text=True)
-        if result.is_file():
-            report = json.loads(result.read_text(encoding="utf-8"))
-            report["seconds"] = time.perf_counter() - started
-            return report
+        try:
+            return json.loads(result.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass  # it died before writing its report: its own output says why
     tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
     return {"steps": [{"name": "load", "passed": False, "seconds": time.perf_counter() - started,
                        "message": f"the clean-room process failed (exit code "
@@ -270,9 +270,9 @@ def _verifier(private_key: Any) -> dict[str, Any]:
                 "baton_version": __version__,
                 "platform": f"{sys.platform}-{platform.machine()}"}
     if private_key is not None:
-        from .signatures import _raw_public, key_id
+        from .signatures import key_id_of
 
-        verifier["key_id"] = key_id(_raw_public(private_key.public_key()))
+        verifier["key_id"] = key_id_of(private_key)
     return verifier
 
 

@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.markers import InvalidMarker
@@ -66,7 +66,6 @@ class CleanRoom:
     path: Path | None
     reused: bool
     seconds: float
-    requirements: list[str] = field(default_factory=list)
 
 
 # --- the lock ----------------------------------------------------------------------------
@@ -143,15 +142,14 @@ def prepare(lock: Path, *, manager: str | None = None, python: str | None = None
     started = time.perf_counter()
     if manager == "local":
         interpreter = Path(python) if python and os.sep in python else Path(sys.executable)
-        return CleanRoom("local", interpreter, None, True, time.perf_counter() - started,
-                         [p.text for p in pins])
+        return CleanRoom("local", interpreter, None, True, time.perf_counter() - started)
     requirements = requirements_for(lock.read_text(encoding="utf-8"), modelbaton_wheel())
     key = hashlib.sha256(json.dumps([manager, python, requirements]).encode())
     target = (baton_home() / "cache" / "envs" / key.hexdigest()[:24]).absolute()
     # Reused only when sealed and its interpreter still runs (exists() follows the link).
     if not fresh and (target / MARKER).is_file() and _env_python(target).exists():
         return CleanRoom(manager, _env_python(target), target, True,
-                         time.perf_counter() - started, requirements.splitlines())
+                         time.perf_counter() - started)
     interpreter = _uv_find_python(python) if manager == "uv" else _find_python(python)
     build = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(build, ignore_errors=True)
@@ -169,8 +167,7 @@ def prepare(lock: Path, *, manager: str | None = None, python: str | None = None
         _move_into_place(build, target, replace=fresh)
     finally:
         shutil.rmtree(build, ignore_errors=True)
-    return CleanRoom(manager, _env_python(target), target, False, time.perf_counter() - started,
-                     requirements.splitlines())
+    return CleanRoom(manager, _env_python(target), target, False, time.perf_counter() - started)
 
 
 def _move_into_place(build: Path, target: Path, *, replace: bool) -> None:

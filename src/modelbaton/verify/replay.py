@@ -47,36 +47,41 @@ def main(argv: list[str]) -> int:
     steps: list[dict[str, Any]] = report["steps"]
     try:
         _replay(root, allow_pickle, steps)
-    finally:
-        report["distributions"] = installed_distributions()
-        result_path.write_text(json.dumps(report, default=str), encoding="utf-8")
+    except _Failed:
+        pass  # recorded as a failed step
+    except Exception as exc:  # a bug of ours must not pass for a verified package
+        steps.append({"name": "clean room", "passed": False, "seconds": 0.0,
+                      "message": f"the replay itself failed: {describe_error(exc)}"})
+    report["distributions"] = installed_distributions()
+    result_path.write_text(json.dumps(report, default=str), encoding="utf-8")
     return 0
+
+
+class _Failed(Exception):
+    """A step failed, and is recorded as such."""
 
 
 def _replay(root: Path, allow_pickle: bool, steps: list[dict[str, Any]]) -> None:
     from ..package.golden import compare_outputs, read_golden
     from ..package.load import load
 
-    predictor = _step(steps, "load", lambda: load(root, allow_pickle=allow_pickle))
-    if predictor is None:
-        return
+    predictor, seconds = _attempt(steps, "load", lambda: load(root, allow_pickle=allow_pickle))
     manifest = predictor.manifest
+    steps.append({"name": "load", "passed": True, "seconds": seconds,
+                  "message": f"{manifest.model.flavor} model loaded through modelbaton.load "
+                             "(file digests checked)"})
     golden = manifest.golden
     if golden is None:
         steps.append({"name": "replay", "passed": False, "seconds": 0.0,
                       "message": "the package has no golden examples to replay"})
         return
-    examples = _step(steps, "read golden", lambda: read_golden(root / golden.path), quiet=True)
-    if examples is None:
-        return
-    got = _step(steps, "predict", lambda: predictor.predict_table(examples.inputs), quiet=True)
-    if got is None:
-        steps[-1]["name"] = "replay"
-        return
+    examples, _ = _attempt(steps, "replay", lambda: read_golden(root / golden.path))
+    got, seconds = _attempt(steps, "replay", lambda: predictor.predict_table(examples.inputs))
     started = time.perf_counter()
     comparison = compare_outputs(examples.outputs, got, rtol=golden.rtol, atol=golden.atol)
     steps.append({
-        "name": "replay", "passed": comparison.ok, "seconds": time.perf_counter() - started,
+        "name": "replay", "passed": comparison.ok,
+        "seconds": seconds + time.perf_counter() - started,
         "message": (f"{comparison.rows} golden rows x {comparison.columns} columns reproduced "
                     f"(rtol {golden.rtol:g}, atol {golden.atol:g})") if comparison.ok else
         f"{len(comparison.mismatches)} of {comparison.columns} columns differ: "
@@ -89,20 +94,16 @@ def _replay(root: Path, allow_pickle: bool, steps: list[dict[str, Any]]) -> None
     steps.append(_imports(root, manifest))
 
 
-def _step(steps: list[dict[str, Any]], name: str, action: Callable[[], Any],
-          quiet: bool = False) -> Any:
-    """Run one step; a failure is recorded with the error as the model's code raised it."""
+def _attempt(steps: list[dict[str, Any]], name: str, action: Callable[[], Any]
+             ) -> tuple[Any, float]:
+    """Run one step; a failure is recorded with the error the model's code raised."""
     started = time.perf_counter()
     try:
-        value = action()
+        return action(), time.perf_counter() - started
     except Exception as exc:  # whatever the model, its code or its libraries raise
         steps.append({"name": name, "passed": False, "seconds": time.perf_counter() - started,
                       "message": describe_error(exc), **_missing_module(exc)})
-        return None
-    if not quiet:
-        steps.append({"name": name, "passed": True, "seconds": time.perf_counter() - started,
-                      "message": "loaded through modelbaton.load (file digests checked)"})
-    return value
+        raise _Failed from None
 
 
 def describe_error(exc: BaseException) -> str:
@@ -130,8 +131,8 @@ def _output_schema(got: dict[str, Any], fields: list[Any]) -> dict[str, Any]:
 
     started = time.perf_counter()
     _, problems = check_table(got, fields)
-    messages = [f"{p.field}: {'is not an output of the interface' if p.kind == 'extra' else p}"
-                if p.kind == "extra" else str(p) for p in problems]
+    messages = [f"field '{p.field}': is not an output of the interface" if p.kind == "extra"
+                else str(p) for p in problems]
     return {"name": "output schema", "passed": not problems,
             "seconds": time.perf_counter() - started,
             "message": f"{len(fields)} output columns match the interface" if not problems

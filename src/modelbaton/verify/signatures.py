@@ -92,6 +92,10 @@ def key_id(raw_public: bytes) -> str:
     return hashlib.sha256(raw_public).hexdigest()[:16]
 
 
+def key_id_of(private_key: Any) -> str:
+    return key_id(_raw_public(private_key.public_key()))
+
+
 def generate_key(name: str | None = None, out: Path | None = None) -> tuple[Key, Path, Path]:
     """A new key pair: private key file (0600), public key file, public key trusted."""
     ed25519, serialization = _ed25519(), _serialization()
