@@ -222,19 +222,21 @@ def check_signature(package: Package, *, required: bool = False) -> SignatureChe
             if required else ""))
     keys = keyring()
     findings = [(_verify_statement(r, keys), r) for r in receipts]
+    # Names come from your keyring, not from what a receipt claims.
     for status, receipt in reversed(findings):  # the newest valid signature wins
         if status == "valid" and receipt["statement"]["package_digest"] == package.digest:
             statement = receipt["statement"]
-            return SignatureCheck(True, "valid", f"signed by {statement['signer']} (key "
+            signer = keys[statement["key_id"]].name
+            return SignatureCheck(True, "valid", f"signed by {signer} (key "
                                   f"{statement['key_id']}) at {statement['signed_at']}",
-                                  statement["signer"], statement["key_id"])
+                                  signer, statement["key_id"])
     for status, receipt in reversed(findings):
-        statement = receipt.get("statement") or {}
         if status == "valid":
+            statement = receipt["statement"]
+            signer = keys[statement["key_id"]].name
             changed = _changes(statement.get("files", {}), package)
-            return SignatureCheck(False, "changed", f"the package changed after "
-                                  f"{statement['signer']} signed it: {changed}",
-                                  statement.get("signer"), statement.get("key_id"))
+            return SignatureCheck(False, "changed", f"the package changed after {signer} "
+                                  f"signed it: {changed}", signer, statement["key_id"])
     for status, receipt in reversed(findings):
         statement = receipt.get("statement") or {}
         if status == "untrusted" and statement.get("package_digest") == package.digest:
