@@ -311,6 +311,11 @@ def test_clean_room_reproduces_and_is_reused_for_the_same_lock(cli, pkg, warm_ca
     assert environment["distributions"]["modelbaton"] == modelbaton.__version__
     assert "pandas" not in environment["distributions"]  # only what the lock asks for
 
+    # Rebuilt from the wheel cache alone: no index is asked.
+    offline = receipt_of(cli("verify", pkg, "--offline", "--fresh", "--json"))
+    assert offline["passed"] and not offline["environment"]["reused"]
+    assert offline["environment"]["distributions"] == environment["distributions"]
+
     # Again: the sealed environment is reused; with --bench, measured in the clean room.
     manifest = read_manifest(pkg / "baton.yaml")
     budgets = Performance(budgets=Budgets(latency_p99_ms=60_000, peak_rss_mb=1))
