@@ -146,7 +146,10 @@ def test_verify_of_a_baton_file_adds_the_receipt_to_the_file(cli, tmp_path, scor
 
     archive = write_archive(scorer_pkg, tmp_path / "scorer.baton")
     digest = modelbaton.open_package(archive).digest
-    result = cli("verify", archive, *LOCAL)
+    cli("keys", "generate", "--name", "dana")
+    signed = cli("sign", archive, "--key", Path(os.environ["BATON_HOME"]) / "keys" / "dana.pem")
+    assert signed.code == 0 and f"{archive}!receipts/signature-" in signed.out
+    result = cli("verify", archive, *LOCAL, "--require-signature")
     assert result.code == 0, result.out + result.err
     assert f"receipt: {archive}!receipts/verify-" in result.out
     reopened = modelbaton.open_package(archive)  # a new copy: the archive was rewritten

@@ -9,8 +9,15 @@ import typer
 from rich.table import Table as RichTable
 
 from ..bench.profile import (
-    DEFAULT_SECONDS, QUICK_SECONDS, budget_check, deltas, load_other, measure, record,
+    DEFAULT_SECONDS,
+    QUICK_SECONDS,
+    budget_check,
+    deltas,
+    load_other,
+    measure,
+    record,
 )
+from ..contract.errors import PackageError
 from ..package.amend import amend
 from ._common import err, human_size, open_ref, out, print_json
 
@@ -48,8 +55,12 @@ def bench(
     compared = {"ref": compare, "deltas": deltas(measured, other)} if other else None
     digest, receipt = package.digest, None
     if not no_write:
-        digest, receipt = amend(Path(ref), package,
-                                lambda root: record(root, measured, violations, compared))
+        try:
+            digest, receipt = amend(Path(ref), package,
+                                    lambda root: record(root, measured, violations, compared))
+        except PermissionError as exc:
+            raise PackageError(f"{exc}: the measurement cannot be recorded",
+                               hint="pass --no-write to only print it") from None
     if as_json:
         print_json({"package_digest": digest, "measured": measured,
                     "budget_violations": violations, "compared_with": compared,

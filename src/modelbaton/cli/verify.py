@@ -140,13 +140,23 @@ def sign(
     as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON.")] = False,
 ) -> None:
     """Sign the package digest (ed25519) and add the signature receipt to the package."""
-    from ..package.amend import store_receipt
+    from ..contract.errors import PackageError
+    from ..package.amend import amend
+    from ..package.archive import is_archive
+    from ..package.receipts import write_receipt
     from ..verify.signatures import load_private_key, signature_details
 
     private_key = load_private_key(key)
     package = open_ref(ref)  # never sign a package whose files differ from its manifest
     details = signature_details(package, private_key, signer=signer)
-    path = store_receipt(Path(ref), package, "signature", passed=True, details=details)
+    try:  # the signature must travel with the package, so it goes nowhere else
+        path = amend(Path(ref), package, lambda root: write_receipt(
+            root, "signature", digest=package.digest, passed=True, details=details))
+    except PermissionError as exc:
+        raise PackageError(f"{exc}: the signature cannot be added to it",
+                           hint="copy the package somewhere writable and sign that") from None
+    if is_archive(Path(ref)):
+        path = Path(f"{ref}!{path.parent.name}/{path.name}")
     statement = details["statement"]
     if as_json:
         print_json({"receipt_path": str(path), "package_digest": package.digest, **details})

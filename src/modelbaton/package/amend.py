@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..contract.errors import PackageError
 from ..settings import baton_home
 from .archive import extract_archive, is_archive, write_archive
 from .load import Package
@@ -60,8 +59,3 @@ def store_receipt(source: Path, package: Package, kind: str, *, passed: bool,
         return Path(f"{source}!{path.parent.name}/{path.name}")
     return path
 
-
-def require_writable(source: Path, package: Package) -> None:
-    target = source if is_archive(source) else package.root
-    if not os.access(target, os.W_OK):
-        raise PackageError(f"{target} is read-only", hint="copy the package somewhere writable")

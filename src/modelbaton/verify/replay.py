@@ -26,7 +26,6 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-
 #: Aliases the interpreter itself puts in sys.modules.
 _NOT_MODULES = ("__main__", "__mp_main__", "modelbaton")
 #: What was imported before the package: interpreter start-up (including `.pth` hooks of
