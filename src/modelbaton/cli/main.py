@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import typer
 
 from ..contract.errors import BatonError
-from . import bridge, check, demo, diff, monitor, package, registry, report
+from . import bench, bridge, check, demo, diff, monitor, package, registry, report, verify
 from ._common import err
 
 app = typer.Typer(
@@ -25,6 +25,8 @@ report.register(app)
 diff.register(app)
 monitor.register(app)
 registry.register(app)
+verify.register(app)
+bench.register(app)
 
 
 #: Exit code of a bug of ours, distinct from 1 (a finding: failed check, drift alert, ...).

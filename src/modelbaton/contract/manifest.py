@@ -261,6 +261,7 @@ class LatencyMs(Section):
     p95: float
     p99: float
     mean: float | None = None
+    samples: int | None = Field(None, description="Calls the percentiles are computed from.")
 
 
 class Measured(Section):

@@ -81,12 +81,20 @@ def _extracted(archive: Path) -> Path:
 
 
 def load(path: str | Path | Package, *, allow_pickle: bool = False,
-         verify: bool = True) -> Predictor:
+         verify: bool = True, require_signature: bool = False) -> Predictor:
     """Load a package as a Predictor that runs its preprocessing, then its model.
 
     `allow_pickle` must be True to load a pickled artifact; it runs code on load.
+    `require_signature` refuses a package that no key in your keyring signed as it is.
     """
     package = path if isinstance(path, Package) else open_package(path, verify=verify)
+    if require_signature:
+        from ..verify.signatures import require_signature as check_signed
+
+        if isinstance(path, Package) or not verify:
+            # The signature covers the manifest; the files only through their digests.
+            verify_files(package.root, package.manifest)
+        check_signed(package)
     manifest = package.manifest
     section = manifest.model
     if (section.allow_pickle or section.serialization == "pickle") and not allow_pickle:

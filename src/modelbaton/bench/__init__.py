@@ -1,0 +1,1 @@
+"""Profiling (`baton bench`): `profile` measures and records, `probe` is the measuring process."""
