@@ -60,7 +60,7 @@ def pack_scorer(folder: Path, target: Path, *, extra_code: str = "", **kwargs: A
         sys.modules.pop("scorer", None)
         scorer = importlib.import_module("scorer")
         return modelbaton.pack(scorer.Scorer(), target, sample_input=sample(), name="scorer",
-                               version="1", code=module, **kwargs)
+                               version="1", code=module, model_input="array", **kwargs)
     finally:
         sys.path.remove(str(folder))
         sys.modules.pop("scorer", None)

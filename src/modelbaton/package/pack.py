@@ -17,7 +17,7 @@ import secrets
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -74,6 +74,7 @@ def pack(
     run_id: str | None = None,
     inputs: Sequence[FieldSpec] | None = None,
     lineage: Lineage | Mapping[str, Any] | None = None,
+    model_input: Literal["dataframe", "array"] | None = None,
     overwrite: bool = False,
     **sections: Any,
 ) -> Path:
@@ -90,7 +91,12 @@ def pack(
         sample must conform to it. Inferred from the sample otherwise.
     lineage: provenance recorded elsewhere (e.g. the MLflow run that trained the model);
         it replaces the git state of the working directory.
+    model_input: what a model whose library does not say (plain Python code, a pickle)
+        receives: "dataframe" or "array"; by default a DataFrame when the sample has
+        column names. An array keeps pandas out of a numpy-only model's environment.
     """
+    if model_input not in (None, "dataframe", "array"):
+        raise BatonError(f"model_input must be 'dataframe' or 'array', not {model_input!r}")
     target = Path(path)
     draft = _draft(handoff, sections, name=name, version=version, description=description)
     if target.exists() and not overwrite:
@@ -106,7 +112,8 @@ def pack(
                preprocessing=preprocessing, training_data=training_data,
                evaluation_data=evaluation_data, labels=labels, categorical=categorical,
                golden_rows=golden_rows, requirements=requirements, flavor_name=flavor,
-               allow_pickle=allow_pickle, run_id=run_id, inputs=inputs, lineage=lineage)
+               allow_pickle=allow_pickle, run_id=run_id, inputs=inputs, lineage=lineage,
+               model_input=model_input)
         if target.suffix == SUFFIX:
             write_archive(stage, target)
         else:
@@ -121,7 +128,8 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
            evaluation_data: Any, labels: Sequence[Any] | None, categorical: Sequence[str],
            golden_rows: int, requirements: str | Path | None, flavor_name: str | None,
            allow_pickle: bool, run_id: str | None, inputs: Sequence[FieldSpec] | None,
-           lineage: Lineage | Mapping[str, Any] | None) -> None:
+           lineage: Lineage | Mapping[str, Any] | None,
+           model_input: str | None) -> None:
     code_dir = stage / CODE_DIR
     if code is not None:
         _copy_code(Path(code), code_dir)
@@ -155,7 +163,9 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
         inputs = sorted(inputs, key=lambda f: description.feature_names.index(f.name))
     # When the library does not say, the model gets a DataFrame unless it was given a
     # bare array (a plain function or a pickled object written for its training frame).
-    wants_frame = _has_column_names(sample_input) if wants is None else wants
+    if wants is None:
+        wants = model_input == "dataframe" if model_input else _has_column_names(sample_input)
+    wants_frame = wants
     model_labels, classes = _labels(labels, description.labels)
 
     golden_index = np.unique(np.linspace(0, n_rows(table) - 1,
