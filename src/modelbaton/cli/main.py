@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 
 from ..contract.errors import BatonError
-from . import demo, package
+from . import demo, package, serve
 from ._common import err
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 package.register(app)
 demo.register(app)
+serve.register(app)
 
 
 def run(argv: Sequence[str]) -> int:
