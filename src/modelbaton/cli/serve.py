@@ -1,20 +1,24 @@
-"""`baton serve`: the package behind a validated, observable, batched HTTP endpoint."""
+"""`baton serve`, `containerize` and `k8s`: running a package over HTTP, and deploying it."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from ..contract.errors import BatonError
 from ..serve.options import ServeOptions
-from ._common import err, open_ref, out
+from ._common import err, open_ref, out, print_json
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("containerize")(containerize)
+    app.command("k8s")(k8s)
 
 
 def serve(
@@ -77,3 +81,69 @@ def serve(
     from ..serve.server import run
 
     run(options, announce=announce)
+
+
+def containerize(
+    ref: Annotated[str, typer.Argument(help="Package folder, .baton file or reference.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Build context folder to "
+                                                             "write.")] = Path("image"),
+    base: Annotated[Optional[str], typer.Option(
+        help="Base image (default: python:<packed version>-slim).")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes in the container.")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Write a Docker build context: Dockerfile, .dockerignore, pins and the package."""
+    from ..serve.deploy import containerize as write_context, image_name
+
+    if workers < 1:
+        raise BatonError(f"--workers must be at least 1, got {workers}")
+    package = open_ref(ref)
+    files = write_context(package, out_dir, base=base, workers=workers, force=force)
+    image = image_name(package)
+    if as_json:
+        print_json({"context": str(out_dir), "files": [str(f) for f in files],
+                    "image": image, "digest": package.digest})
+        return
+    out.print(f"wrote a build context for [bold]{package.manifest.name} "
+              f"{package.manifest.version}[/] in {out_dir}/: Dockerfile, .dockerignore, "
+              "serve.lock, package/")
+    out.print(f"build it with: docker build -t {image} {out_dir}")
+
+
+def k8s(
+    ref: Annotated[str, typer.Argument(help="Package folder, .baton file or reference.")],
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the YAML here; "
+                                                                      "else stdout.")] = None,
+    image: Annotated[Optional[str], typer.Option(help="Container image (default: "
+                                                      "<name>:<version>).")] = None,
+    replicas: Annotated[int, typer.Option(help="Replicas (and the autoscaler's "
+                                               "minimum).")] = 2,
+    max_replicas: Annotated[Optional[int], typer.Option(help="Autoscaler maximum.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes per pod.")] = 1,
+    namespace: Annotated[Optional[str], typer.Option(help="Namespace of the objects.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Write Kubernetes Deployment, Service and HorizontalPodAutoscaler manifests."""
+    from ..serve.deploy import kubernetes, memory
+
+    if workers < 1:
+        raise BatonError(f"--workers must be at least 1, got {workers}")
+    package = open_ref(ref)
+    text = kubernetes(package, image=image, replicas=replicas, max_replicas=max_replicas,
+                      workers=workers, namespace=namespace)
+    if output is None and not as_json:
+        sys.stdout.write(text)
+        return
+    if output is not None:
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+    mem = memory(package, workers)
+    if as_json:
+        print_json({"path": str(output) if output else None, "yaml": None if output else text,
+                    "memory_request_mb": mem.request_mb, "memory_limit_mb": mem.limit_mb,
+                    "memory_source": mem.source})
+        return
+    out.print(f"wrote Deployment, Service and HorizontalPodAutoscaler to {output} "
+              f"(memory request {mem.request_mb}Mi: {mem.source})")

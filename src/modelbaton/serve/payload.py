@@ -205,14 +205,24 @@ def _wanted(outputs: Any, names: Sequence[str]) -> list[str] | None:
 def json_values(column: np.ndarray) -> Any:
     """A column as orjson serialises fastest: numeric arrays as they are, else plain lists."""
     if column.dtype.kind in "iub":
-        return column
+        return np.ascontiguousarray(column)
     if column.dtype.kind == "f":
-        return column if not np.isnan(column).any() else python_values(column)
+        return np.ascontiguousarray(column) if not np.isnan(column).any() \
+            else python_values(column)
     return python_values(column)
 
 
 def dumps(data: Any) -> bytes:
-    return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
+    return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY, default=_default)
+
+
+def _default(value: Any) -> Any:
+    """What orjson cannot write natively: strided arrays (one column of a matrix), scalars."""
+    if isinstance(value, np.ndarray):
+        return python_values(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def _json_type(value: Any) -> str:
