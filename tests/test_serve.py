@@ -418,7 +418,7 @@ def test_log_schema_is_the_documented_contract():
                         [FieldSpec(name="prediction", type="string")])
     doc = (Path(__file__).parents[1] / "docs" / "prediction-log.md").read_text()
     for field in schema:
-        name = field.name.replace("age", "<field>").replace("prediction", "<field>")
+        name = re.sub(r"^(input|output)\..*", r"\1.<field>", field.name)
         assert f"`{name}`" in doc, name
     assert np.array_equal(schema.names[:8], ["timestamp", "request_id", "row", "role",
                                              "model_name", "model_version", "package_digest",
