@@ -36,11 +36,12 @@ import numpy as np
 class Threshold:
     """P(1) rises around `cut`; x == 13 makes it raise (a model bug only some rows hit)."""
 
-    def __init__(self, cut=50.0, delay=0.0, broken=False):
-        self.cut, self.delay, self.broken = cut, delay, broken
+    def __init__(self, cut=50.0, delay=0.0, broken=False, fails_on=13):
+        self.cut, self.delay, self.broken, self.fails_on = cut, delay, broken, fails_on
 
     def get_params(self):
-        return {"cut": self.cut, "delay": self.delay, "broken": self.broken}
+        return {"cut": self.cut, "delay": self.delay, "broken": self.broken,
+                "fails_on": self.fails_on}
 
     def predict_proba(self, frame):
         if self.delay:
@@ -48,8 +49,8 @@ class Threshold:
         if self.broken:
             raise RuntimeError("candidate is broken")
         x = np.asarray(frame["x"], dtype=float)
-        if (x == 13).any():
-            raise ValueError("cannot score x == 13")
+        if self.fails_on is not None and (x == self.fails_on).any():
+            raise ValueError(f"cannot score x == {self.fails_on}")
         p = 1 / (1 + np.exp(-(x - self.cut) / 10))
         return np.column_stack([1 - p, p])
 
@@ -58,8 +59,10 @@ class Threshold:
 '''
 
 
-def quirky_package(folder: Path, name: str, **params: Any) -> Path:
-    """A python-flavor package of `Threshold(**params)` with inputs x (0..100) and n (int)."""
+def quirky_package(folder: Path, name: str, *, more_fields: bool = False,
+                   **params: Any) -> Path:
+    """A python-flavor package of `Threshold(**params)` with inputs x (0..100) and n (int);
+    `more_fields` adds a category and a nullable number (which the model ignores)."""
     code = folder / "quirky_models.py"
     if not code.exists():
         code.write_text(textwrap.dedent(QUIRKY))
@@ -70,6 +73,9 @@ def quirky_package(folder: Path, name: str, **params: Any) -> Path:
     try:
         x = np.array([v for v in np.linspace(0, 100, 41) if v != 13])
         sample = pd.DataFrame({"x": x, "n": np.arange(len(x)) % 5})
+        if more_fields:
+            sample["colour"] = np.array(["red", "green", "blue"])[np.arange(len(x)) % 3]
+            sample["weight"] = np.where(np.arange(len(x)) % 4 == 0, np.nan, x / 10)
         model = module.Threshold(**{**params, "delay": 0.0, "broken": False})
         path = modelbaton.pack(model, folder / name, sample_input=sample, name=name,
                                version="1", code=code, labels=[0, 1])
