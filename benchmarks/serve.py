@@ -1,0 +1,325 @@
+"""`baton serve` against `mlflow models serve` and BentoML, side by side, with wrk.
+
+The same model everywhere: StandardScaler + RandomForest(50 trees, random_state=0) on the
+breast-cancer data, one worker each, 1-row JSON requests, concurrency 1, 16 and 64.
+The peers run from their own virtual environments under benchmarks/.work/ (created on
+first use with uv); wrk comes from Debian (`apt-get install wrk`).
+
+    python benchmarks/serve.py                    # all servers, 10 s per level
+    python benchmarks/serve.py --only baton --duration 5
+
+Prints one table and the ratios, and writes benchmarks/.work/serve-results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+PEERS = {
+    "mlflow": ["mlflow==3.17.*"],
+    "bentoml": ["bentoml==1.4.39"],
+}
+
+TRAIN = '''
+import numpy as np, pandas as pd
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+data = load_breast_cancer(as_frame=True)
+X = data.data.rename(columns=lambda c: c.replace(" ", "_"))
+y = data.target
+def fitted(features):
+    return make_pipeline(StandardScaler(), RandomForestClassifier(50, random_state=0)).fit(
+        features, y)
+'''
+
+BENTO_SERVICE = '''
+import bentoml
+import numpy as np
+
+
+@bentoml.service(workers=1, traffic={"timeout": 30})
+class Cancer:
+    def __init__(self):
+        self.model = bentoml.sklearn.load_model("cancer:latest")
+
+    @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=100)
+    def predict(self, input: np.ndarray) -> np.ndarray:
+        return self.model.predict(input)
+'''
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per level")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--only", default="baton,mlflow,bentoml")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    WORK.mkdir(exist_ok=True)
+    servers = args.only.split(",")
+    rows = json.loads(run_python(sys.executable, TRAIN + "print(X.head(1).to_json("
+                                                        "orient='records'))"))
+    results: dict[str, dict[int, dict[str, float]]] = {}
+    own = model_predict_ms()
+    print(f"model's own predict (in process): {own['1']:.2f} ms for 1 row, "
+          f"{own['64']:.2f} ms for 64 rows (median of 200)")
+    for name in servers:
+        start, path, body = SETUP[name](rows)
+        process, url = start()
+        try:
+            results[name] = {}
+            warm(url + path, body)
+            for c in args.concurrency:
+                results[name][c] = wrk(url + path, body, c, args.duration)
+                print(f"{name:8s} c={c:<3d} {fmt(results[name][c])}", flush=True)
+        finally:
+            stop(process)
+    report(results, own)
+    (WORK / "serve-results.json").write_text(json.dumps(
+        {"model_predict_ms": own, "servers": results}, indent=2))
+
+
+# --- the servers -------------------------------------------------------------------------
+
+
+def setup_baton(rows: list[dict]) -> tuple:
+    package = WORK / "serve-baton-pkg"
+    if not package.exists():
+        run_python(sys.executable, TRAIN + f'''
+import modelbaton
+modelbaton.pack(fitted(X.to_numpy()), {str(package)!r}, sample_input=X, name="cancer",
+                version="1")
+''')
+    baton = str(Path(sys.executable).with_name("baton"))
+
+    def start():
+        port = free_port()
+        process = subprocess.Popen([baton, "serve", str(package), "--port", str(port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env={**os.environ, "BATON_HOME": str(WORK / "baton-home")})
+        return process, wait_ready(f"http://127.0.0.1:{port}", "/v2/health/ready", process)
+
+    return start, "/predict", json.dumps(rows)
+
+
+def setup_mlflow(rows: list[dict]) -> tuple:
+    python = peer_python("mlflow")
+    model = WORK / "serve-mlflow-model"
+    if not model.exists():
+        run_python(python, TRAIN + f'''
+import mlflow.sklearn
+mlflow.sklearn.save_model(fitted(X), {str(model)!r}, input_example=X.head(2))
+''')
+
+    def start():
+        port = free_port()
+        process = subprocess.Popen(
+            [str(Path(python).with_name("mlflow")), "models", "serve", "-m", str(model),
+             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        return process, wait_ready(f"http://127.0.0.1:{port}", "/ping", process)
+
+    columns = list(rows[0])
+    body = {"dataframe_split": {"columns": columns, "data": [[rows[0][c] for c in columns]]}}
+    return start, "/invocations", json.dumps(body)
+
+
+def setup_bentoml(rows: list[dict]) -> tuple:
+    python = peer_python("bentoml")
+    home = WORK / "serve-bentoml-home"
+    service = WORK / "serve-bentoml"
+    env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
+    if not service.exists():
+        run_python(python, TRAIN + '''
+import bentoml
+bentoml.sklearn.save_model("cancer", fitted(X.to_numpy()))
+''', env=env)
+        service.mkdir()
+        (service / "service.py").write_text(textwrap.dedent(BENTO_SERVICE))
+
+    def start():
+        port = free_port()
+        process = subprocess.Popen(
+            [str(Path(python).with_name("bentoml")), "serve", "service:Cancer", "--port",
+             str(port), "--host", "127.0.0.1"], cwd=service, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        return process, wait_ready(f"http://127.0.0.1:{port}", "/readyz", process)
+
+    return start, "/predict", json.dumps({"input": [list(rows[0].values())]})
+
+
+SETUP = {"baton": setup_baton, "mlflow": setup_mlflow, "bentoml": setup_bentoml}
+
+
+def peer_python(name: str) -> str:
+    venv = WORK / name
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "uv"], check=True)
+    if subprocess.run([str(python), "-c", f"import {name}"], capture_output=True).returncode:
+        sklearn = subprocess.run([sys.executable, "-c", "import sklearn; print(sklearn."
+                                  "__version__)"], capture_output=True, text=True).stdout
+        subprocess.run([str(venv / "bin" / "uv"), "pip", "install", "-q", "--python",
+                        str(python), *PEERS[name], f"scikit-learn=={sklearn.strip()}",
+                        "pandas"], check=True)
+    return str(python)
+
+
+# --- measuring ---------------------------------------------------------------------------
+
+
+def model_predict_ms() -> dict[str, float]:
+    code = TRAIN + '''
+import time, json
+model = fitted(X.to_numpy())
+def median_ms(rows):
+    batch = X.to_numpy()[:rows]
+    times = []
+    for _ in range(200):
+        started = time.perf_counter()
+        model.predict(batch)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return times[len(times) // 2]
+print(json.dumps({"1": median_ms(1), "64": median_ms(64)}))
+'''
+    return json.loads(run_python(sys.executable, code))
+
+
+def wrk(url: str, body: str, connections: int, duration: int) -> dict[str, float]:
+    script = WORK / "post.lua"
+    (WORK / "body.json").write_text(body)
+    script.write_text(textwrap.dedent(f'''
+        wrk.method = "POST"
+        wrk.headers["Content-Type"] = "application/json"
+        local f = io.open("{WORK / 'body.json'}", "r")
+        wrk.body = f:read("*a")
+        f:close()
+    '''))
+    threads = 1 if connections == 1 else 2
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s",
+                          "--latency", "--timeout", "10s", "-s", str(script), url],
+                         capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> dict[str, float]:
+    def ms(text: str) -> float:
+        value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore
+        return float(value) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+    result: dict[str, float] = {}
+    for pct in ("50", "90", "99"):
+        match = re.search(rf"^\s+{pct}%\s+(\S+)", out, re.M)
+        result[f"p{pct}_ms"] = ms(match.group(1)) if match else float("nan")
+    result["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore
+    total = re.search(r"(\d+) requests in", out)
+    result["requests"] = float(total.group(1)) if total else 0
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                        out)
+    result["errors"] = float((int(non2xx.group(1)) if non2xx else 0)
+                             + (sum(map(int, sockets.groups())) if sockets else 0))
+    return result
+
+
+def warm(url: str, body: str) -> None:
+    for _ in range(20):
+        request = urllib.request.Request(url, data=body.encode(), headers={
+            "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200, response.status
+
+
+def fmt(r: dict[str, float]) -> str:
+    return (f"{r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
+            f"errors {r['errors']:.0f} of {r['requests']:.0f}")
+
+
+def report(results: dict[str, dict[int, dict[str, float]]], own: dict[str, float]) -> None:
+    print("\n| server | concurrency | req/s | p50 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|---|")
+    for name, levels in results.items():
+        for c, r in levels.items():
+            print(f"| {name} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                  f"{r['errors']:.0f} of {r['requests']:.0f} |")
+    baton = results.get("baton", {})
+    if 1 in baton:
+        print(f"\nbaton c=1 p50 - model's own predict: {baton[1]['p50_ms'] - own['1']:+.2f} ms")
+    for name, levels in results.items():
+        if name == "baton":
+            continue
+        for c, r in levels.items():
+            if c in baton and r["rps"]:
+                print(f"baton / {name} at c={c}: {baton[c]['rps'] / r['rps']:.1f}x req/s")
+
+
+# --- plumbing ----------------------------------------------------------------------------
+
+
+def run_python(python: str, code: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env)
+    if done.returncode:
+        sys.exit(f"{python} failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(url: str, path: str, process: subprocess.Popen, timeout: float = 180) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"server for {url} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + path, timeout=2) as response:
+                if response.status == 200:
+                    return url
+        except OSError:
+            pass
+        time.sleep(0.3)
+    stop(process)
+    sys.exit(f"server at {url} not ready after {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM the server (and its process group, for servers that fork workers)."""
+    try:
+        if os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, signal.SIGTERM)
+        else:
+            process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+
+if __name__ == "__main__":
+    main()
