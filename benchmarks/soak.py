@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve import WORK, free_port, parse_wrk, setup_baton, wait_ready  # noqa: E402
+from serve import WORK, free_port, parse_wrk, setup_baton, wait_ready
 
 WARM_UP_S = 30
 

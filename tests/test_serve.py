@@ -305,7 +305,7 @@ def test_metrics_follow_prometheus_conventions(churn):
 
 
 def test_openapi_describes_the_real_fields(churn):
-    path, predictor, _ = churn
+    path, _, _ = churn
 
     async def main():
         async with running(options(path)) as client:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import signal
 import threading
 import time
@@ -49,6 +48,15 @@ async def wait_for(client: httpx.AsyncClient, rows: int, timeout: float = 60) ->
         await asyncio.sleep(0.05)
 
 
+async def shadowed(primary, candidate, logs) -> tuple[list[httpx.Response], dict]:
+    """All ROWS, 5 per request, with a shadow candidate; the answers and the final report."""
+    options = ServeOptions(package=str(primary), shadow=str(candidate), log_dir=str(logs))
+    async with running(options) as client:
+        answers = [await client.post("/predict", json=ROWS[i:i + 5])
+                   for i in range(0, len(ROWS), 5)]
+        return answers, await wait_for(client, len(ROWS))
+
+
 def test_shadow_reports_agreement_difference_and_latency(models, tmp_path):
     primary = modelbaton.load(models["primary"])
     challenger = modelbaton.load(models["challenger"])
@@ -58,16 +66,7 @@ def test_shadow_reports_agreement_difference_and_latency(models, tmp_path):
     difference = float(np.mean([np.abs(a[c] - b[c]).mean()
                                 for c in ("probability_0", "probability_1")]))
     logs = tmp_path / "logs"
-
-    async def main():
-        options = ServeOptions(package=str(models["primary"]), shadow=str(models["challenger"]),
-                               log_dir=str(logs))
-        async with running(options) as client:
-            answers = [await client.post("/predict", json=ROWS[i:i + 5])
-                       for i in range(0, len(ROWS), 5)]
-            return answers, await wait_for(client, len(ROWS))
-
-    answers, report = run(main())
+    answers, report = run(shadowed(models["primary"], models["challenger"], logs))
     assert [p for r in answers for p in r.json()["predictions"]] == a["prediction"].tolist()
     assert report["compared_rows"] == len(ROWS) and report["errors"] == 0
     assert report["agreement_rate"] == pytest.approx(agreement)
@@ -89,16 +88,7 @@ def test_shadow_reports_agreement_difference_and_latency(models, tmp_path):
 
 def test_failing_candidate_never_touches_the_answers(models, tmp_path):
     logs = tmp_path / "logs"
-
-    async def main():
-        options = ServeOptions(package=str(models["primary"]), shadow=str(models["broken"]),
-                               log_dir=str(logs))
-        async with running(options) as client:
-            answers = [await client.post("/predict", json=ROWS[i:i + 5])
-                       for i in range(0, len(ROWS), 5)]
-            return answers, await wait_for(client, len(ROWS))
-
-    answers, report = run(main())
+    answers, report = run(shadowed(models["primary"], models["broken"], logs))
     expected = modelbaton.load(models["primary"]).predict(pd.DataFrame(ROWS)).tolist()
     assert all(r.status_code == 200 for r in answers)
     assert [p for r in answers for p in r.json()["predictions"]] == expected

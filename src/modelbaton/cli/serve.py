@@ -94,7 +94,8 @@ def containerize(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Write a Docker build context: Dockerfile, .dockerignore, pins and the package."""
-    from ..serve.deploy import containerize as write_context, image_name
+    from ..serve.deploy import containerize as write_context
+    from ..serve.deploy import image_name
 
     if workers < 1:
         raise BatonError(f"--workers must be at least 1, got {workers}")

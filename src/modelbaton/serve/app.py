@@ -32,7 +32,12 @@ from .metrics import CONTENT_TYPE
 from .openapi import openapi_document
 from .options import ServeOptions
 from .payload import (
-    FIELD_DATATYPES, dumps, infer_request, json_values, predict_columns, read_json,
+    FIELD_DATATYPES,
+    dumps,
+    infer_request,
+    json_values,
+    predict_columns,
+    read_json,
 )
 from .service import Service
 
