@@ -126,7 +126,8 @@ def setup_mlflow(rows: list[dict]) -> tuple:
     if not model.exists():
         run_python(python, TRAIN + f'''
 import mlflow.sklearn
-mlflow.sklearn.save_model(fitted(X), {str(model)!r}, input_example=X.head(2))
+mlflow.sklearn.save_model(fitted(X), {str(model)!r}, input_example=X.head(2),
+                          skops_trusted_types=["sklearn.tree._tree.Tree"])
 ''')
 
     def start():

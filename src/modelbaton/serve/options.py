@@ -37,15 +37,14 @@ class ServeOptions:
     allow_pickle: bool = False
 
     def __post_init__(self) -> None:
-        positive = {"workers": self.workers, "max_batch_size": self.max_batch_size,
-                    "max_queue": self.max_queue, "max_body_bytes": self.max_body_bytes,
-                    "log_roll_bytes": self.log_roll_bytes,
-                    "log_roll_seconds": self.log_roll_seconds,
-                    "log_queue_rows": self.log_queue_rows, "shadow_queue": self.shadow_queue}
-        for name, value in positive.items():
+        positive = {"--workers": self.workers, "--max-batch-size": self.max_batch_size,
+                    "--max-queue": self.max_queue, "--max-body-mb": self.max_body_bytes,
+                    "--log-roll-mb": self.log_roll_bytes,
+                    "--log-roll-seconds": self.log_roll_seconds,
+                    "--log-queue": self.log_queue_rows, "shadow_queue": self.shadow_queue}
+        for flag, value in positive.items():
             if value <= 0:
-                flag = "--" + name.replace("_", "-")
-                raise BatonError(f"{flag} must be positive, got {value}")
+                raise BatonError(f"{flag} must be positive")
         if self.max_latency_ms < 0:
             raise BatonError(f"--max-latency-ms must be 0 or more, got {self.max_latency_ms}")
         if not 0 <= self.port <= 65535:

@@ -63,7 +63,7 @@ class Shadow:
         self._reader = threading.Thread(target=self._read, name="baton-shadow", daemon=True)
         self._reader.start()
 
-    def close(self, timeout: float = 30.0) -> None:
+    def close(self, timeout: float = 10.0) -> None:
         """Let the candidate finish what it has (up to `timeout`), then stop it."""
         deadline = time.monotonic() + timeout
         while self._pending and time.monotonic() < deadline and self._alive():
