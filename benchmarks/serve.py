@@ -102,7 +102,7 @@ def main() -> None:
 
 def setup_baton(rows: list[dict]) -> tuple:
     package = WORK / "serve-baton-pkg"
-    if not package.exists():
+    if not (package / "baton.yaml").exists():
         run_python(sys.executable, TRAIN + f'''
 import modelbaton
 modelbaton.pack(fitted(X.to_numpy()), {str(package)!r}, sample_input=X, name="cancer",
@@ -123,7 +123,8 @@ modelbaton.pack(fitted(X.to_numpy()), {str(package)!r}, sample_input=X, name="ca
 def setup_mlflow(rows: list[dict]) -> tuple:
     python = peer_python("mlflow")
     model = WORK / "serve-mlflow-model"
-    if not model.exists():
+    if not (model / "MLmodel").exists():
+        shutil.rmtree(model, ignore_errors=True)
         run_python(python, TRAIN + f'''
 import mlflow.sklearn
 mlflow.sklearn.save_model(fitted(X), {str(model)!r}, input_example=X.head(2),
@@ -135,7 +136,8 @@ mlflow.sklearn.save_model(fitted(X), {str(model)!r}, input_example=X.head(2),
         process = subprocess.Popen(
             [str(Path(python).with_name("mlflow")), "models", "serve", "-m", str(model),
              "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            env=venv_env(python))
         return process, wait_ready(f"http://127.0.0.1:{port}", "/ping", process)
 
     columns = list(rows[0])
@@ -147,8 +149,9 @@ def setup_bentoml(rows: list[dict]) -> tuple:
     python = peer_python("bentoml")
     home = WORK / "serve-bentoml-home"
     service = WORK / "serve-bentoml"
-    env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
-    if not service.exists():
+    env = {**venv_env(python), "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
+    if not (service / "service.py").exists():
+        shutil.rmtree(service, ignore_errors=True)
         run_python(python, TRAIN + '''
 import bentoml
 bentoml.sklearn.save_model("cancer", fitted(X.to_numpy()))
@@ -170,13 +173,19 @@ bentoml.sklearn.save_model("cancer", fitted(X.to_numpy()))
 SETUP = {"baton": setup_baton, "mlflow": setup_mlflow, "bentoml": setup_bentoml}
 
 
+def venv_env(python: str) -> dict[str, str]:
+    """The environment with the peer's venv first on PATH (its servers exec `uvicorn`)."""
+    return {**os.environ, "PATH": f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
 def peer_python(name: str) -> str:
     venv = WORK / name
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "uv"], check=True)
-    if subprocess.run([str(python), "-c", f"import {name}"], capture_output=True).returncode:
+    if subprocess.run([str(python), "-c", f"import {name}, pandas, sklearn"],
+                      capture_output=True).returncode:
         sklearn = subprocess.run([sys.executable, "-c", "import sklearn; print(sklearn."
                                   "__version__)"], capture_output=True, text=True).stdout
         subprocess.run([str(venv / "bin" / "uv"), "pip", "install", "-q", "--python",
