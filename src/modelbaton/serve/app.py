@@ -127,8 +127,8 @@ class Api:
                                 "model_version": self.predictor.version,
                                 "predictions": json_values(prediction)}
         if proba:
-            columns_ = [outputs[n].tolist() for n in self.probabilities]
-            body["probabilities"] = [dict(zip(self.labels, row)) for row in zip(*columns_)]
+            per_label = [outputs[n].tolist() for n in self.probabilities]
+            body["probabilities"] = [dict(zip(self.labels, row)) for row in zip(*per_label)]
         return _json(body)
 
     async def infer(self, request: Request) -> Response:

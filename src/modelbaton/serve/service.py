@@ -11,6 +11,7 @@ import asyncio
 import time
 from typing import Any
 
+from ..contract.errors import BatonError
 from ..package.golden import read_golden
 from ..package.predictor import Predictor
 from .batching import Batcher
@@ -110,7 +111,7 @@ def _value_range(predictor: Predictor) -> tuple[float, float] | None:
         return None
     try:
         outputs = read_golden(predictor.root / predictor.manifest.golden.path).outputs
-    except Exception:  # no buckets from golden examples: Prometheus' defaults do
+    except BatonError:  # no buckets from golden examples: Prometheus' defaults do
         return None
     values = outputs.get("prediction")
     if values is None or values.dtype.kind not in "iuf" or len(values) == 0:
