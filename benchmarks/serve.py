@@ -86,7 +86,10 @@ def main() -> None:
             results[name] = {}
             warm(url + path, body)
             for c in args.concurrency:
+                before_run = scrape(url) if name == "baton" else {}
                 results[name][c] = wrk(url + path, body, c, args.duration)
+                if name == "baton":
+                    results[name][c].update(overhead(before_run, scrape(url)))
                 print(f"{name:8s} c={c:<3d} {fmt(results[name][c])}", flush=True)
         finally:
             stop(process)
@@ -258,6 +261,36 @@ def parse_wrk(out: str) -> dict[str, float]:
     return result
 
 
+def scrape(url: str) -> dict[str, float]:
+    """The /predict request and model-call time sums and counts from baton's /metrics."""
+    wanted = {'baton_request_duration_seconds_sum{endpoint="/predict"}': "request_s",
+              'baton_request_duration_seconds_count{endpoint="/predict"}': "requests",
+              'baton_model_latency_seconds_sum{role="primary"}': "model_s",
+              'baton_model_latency_seconds_count{role="primary"}': "calls"}
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found = {}
+    for line in text.splitlines():
+        key, _, value = line.rpartition(" ")
+        if key in wanted:
+            found[wanted[key]] = float(value)
+    return found
+
+
+def overhead(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Inside the server, per request: time answering it and time in the model call.
+
+    The difference is what the server adds (parsing, validation, batching, JSON), measured
+    in one process at one time, so the shared machine's drift cancels out.
+    """
+    d = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    if not d.get("requests") or not d.get("calls"):
+        return {}
+    return {"server_ms": d["request_s"] / d["requests"] * 1000,
+            "model_call_ms": d["model_s"] / d["calls"] * 1000,
+            "rows_per_call": d["requests"] / d["calls"]}
+
+
 def warm(url: str, body: str) -> None:
     for _ in range(20):
         request = urllib.request.Request(url, data=body.encode(), headers={
@@ -267,8 +300,11 @@ def warm(url: str, body: str) -> None:
 
 
 def fmt(r: dict[str, float]) -> str:
+    inside = (f"  [in server: {r['server_ms']:.2f} ms per request, model call "
+              f"{r['model_call_ms']:.2f} ms, {r['rows_per_call']:.1f} requests per call]"
+              if "server_ms" in r else "")
     return (f"{r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
-            f"errors {r['errors']:.0f} of {r['requests']:.0f}")
+            f"errors {r['errors']:.0f} of {r['requests']:.0f}{inside}")
 
 
 def report(results: dict[str, dict[int, dict[str, float]]], own: dict[str, float]) -> None:
@@ -281,6 +317,10 @@ def report(results: dict[str, dict[int, dict[str, float]]], own: dict[str, float
     baton = results.get("baton", {})
     if 1 in baton:
         print(f"\nbaton c=1 p50 - model's own predict: {baton[1]['p50_ms'] - own['1']:+.2f} ms")
+        if "server_ms" in baton[1]:
+            print(f"baton c=1 inside the server: request {baton[1]['server_ms']:.2f} ms - model "
+                  f"call {baton[1]['model_call_ms']:.2f} ms = "
+                  f"{baton[1]['server_ms'] - baton[1]['model_call_ms']:+.2f} ms added")
     for name, levels in results.items():
         if name == "baton":
             continue
