@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import signal
 import threading
 import time
@@ -117,6 +118,33 @@ def test_slow_candidate_answers_after_the_response(models):
     assert after["compared_rows"] == 3
     latency = after["latency_ms"]
     assert latency["shadow"]["mean"] >= 1000 > latency["primary"]["mean"]
+
+
+def test_a_crashed_candidate_is_restarted_and_the_answers_go_on(models, monkeypatch):
+    from modelbaton.serve import shadow
+
+    monkeypatch.setattr(shadow, "RESTART_INTERVAL_S", 0.1)
+
+    async def main():
+        options = ServeOptions(package=str(models["primary"]), shadow=str(models["challenger"]))
+        async with running(options) as client:
+            candidate = client.app.state.service.shadow
+            killed = candidate._process.pid
+            os.kill(killed, signal.SIGKILL)  # as a segfault in the candidate's library would
+            first = await client.post("/predict", json=ROWS[:5])
+            while candidate._process is None or candidate._process.pid == killed \
+                    or candidate.status != "running":
+                await asyncio.sleep(0.05)
+            second = await client.post("/predict", json=ROWS[5:10])
+            deadline = time.monotonic() + 60
+            while (await client.get("/shadow")).json()["compared_rows"] < 5 \
+                    and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            return first, second, (await client.get("/shadow")).json()
+
+    first, second, report = run(main())
+    assert first.status_code == second.status_code == 200
+    assert report["compared_rows"] == 5  # the restarted candidate compares again
 
 
 def test_real_server_sigterm_under_load_answers_and_logs_everything(models, tmp_path):

@@ -110,6 +110,11 @@ class Shadow:
         if process.is_alive():
             process.terminate()
             process.join(timeout=5)
+        for channel in (self._tasks, self._results):
+            channel.close()
+            channel.join_thread()
+        # Dropped, so their semaphores are released now rather than reported at exit.
+        self._tasks = self._results = None
         self._process = None
 
     def _alive(self) -> bool:
@@ -133,6 +138,8 @@ class Shadow:
 
     def _read(self) -> None:
         while not self._closing:
+            if self._results is None:  # the candidate is stopped for good
+                return
             try:
                 result = self._results.get(timeout=0.2)
             except queue.Empty:
@@ -184,6 +191,7 @@ class Shadow:
             time.sleep(RESTART_INTERVAL_S - (time.monotonic() - self._last_start))
         log.error("shadow candidate exited with code %s; restarting it", code)
         self.status = f"restarting after exit code {code}"
+        self._stop_process()
         try:
             self._spawn()
         except BatonError as exc:
