@@ -1,9 +1,10 @@
 """Adaptive micro-batching: concurrent requests merged into one model call.
 
 The model runs in one thread of its own. Whenever it is free, it takes every request that
-is waiting, up to `max_batch_size` rows: a lone request runs at once (no added latency),
-and under load the requests that came in while the model was busy make the next batch,
-so batches grow with the load. Before a batch starts, requests whose bodies are being
+is waiting, up to `max_batch_size` rows: a lone request runs at once (no added latency;
+with a quick model, on the event loop itself, sparing two thread hand-offs), and under
+load the requests that came in while the model was busy make the next batch, so batches
+grow with the load. Before a batch starts, requests whose bodies are being
 received at that moment may join it, for at most `max_latency_ms`.
 
 The queue is bounded: beyond `max_queue` waiting requests the server answers 503 with a
@@ -24,6 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from .inference import Call, Job, Outcome
 
 log = logging.getLogger("modelbaton.serve")
+
+#: A lone request runs on the event loop itself when model calls take at most this long
+#: (measured); longer calls run in the model thread so the loop stays responsive.
+INLINE_MAX_S = 0.02
 
 
 class Overloaded(Exception):
@@ -47,7 +52,8 @@ class Batcher:
         self._added = asyncio.Event()
         self._arriving = 0
         self._busy = False
-        self._seconds_per_job = 0.001  # moving average of model time per request
+        self._seconds_per_job = 0.001  # moving averages of model time per request
+        self._seconds_per_call = 2 * INLINE_MAX_S  # and per call (not inline until known)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="baton-model")
         self._task: asyncio.Task[None] | None = None
 
@@ -95,13 +101,18 @@ class Batcher:
             self._busy = True
             started = time.perf_counter()
             try:
-                await loop.run_in_executor(self._executor, self._work, loop, jobs)
+                if len(jobs) == 1 and not self._queue and not self._arriving \
+                        and self._seconds_per_call <= INLINE_MAX_S:
+                    self._work_inline(loop, jobs)
+                else:
+                    await loop.run_in_executor(self._executor, self._work, loop, jobs)
             except Exception:  # a bug of ours; the requests got a 500, the server goes on
                 log.exception("batch of %d request(s) failed", len(jobs))
             finally:
                 self._busy = False
-            per_job = (time.perf_counter() - started) / len(jobs)
-            self._seconds_per_job = 0.9 * self._seconds_per_job + 0.1 * per_job
+            elapsed = time.perf_counter() - started
+            self._seconds_per_job = 0.9 * self._seconds_per_job + 0.1 * elapsed / len(jobs)
+            self._seconds_per_call = 0.9 * self._seconds_per_call + 0.1 * elapsed
 
     async def _gather(self) -> None:
         """Wait for requests already arriving, while the batch has room and time is left."""
@@ -138,6 +149,21 @@ class Batcher:
             raise
         loop.call_soon_threadsafe(_resolve, jobs, outcomes)
         time.sleep(0)  # hand the GIL to the event loop: the responses go out first
+        self._record(calls)
+
+    def _work_inline(self, loop: asyncio.AbstractEventLoop, jobs: list[Job]) -> None:
+        """A lone request and a quick model: answered here, without two thread hand-offs;
+        the logging and shadow still happen in the model thread."""
+        try:
+            outcomes, calls = self._run(jobs)
+        except BaseException as exc:
+            _fail(jobs, exc)
+            raise
+        _resolve(jobs, outcomes)
+        # Queued behind the request's own task, so its response is written first.
+        loop.call_soon(loop.run_in_executor, self._executor, self._record, calls)
+
+    def _record(self, calls: list[Call]) -> None:
         try:
             self._after(calls)
         except Exception:  # logging and shadow never fail a request
