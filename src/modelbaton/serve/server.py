@@ -37,8 +37,9 @@ def run(options: ServeOptions, *, announce: Callable[[str, int], None]) -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     common: dict[str, Any] = dict(
         host=options.host, port=options.port, workers=options.workers, access_log=False,
-        log_config=_log_config(uvicorn), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        lifespan="on", server_header=False)
+        log_config=_log_config(), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        lifespan="on", server_header=False,
+        proxy_headers=False)  # no use of client addresses: one middleware less per request
     if options.workers == 1:
         from .app import create_app
 
@@ -79,7 +80,7 @@ def _bind(config: Any) -> Any:
                               "or --port 0 for a free one") from None
 
 
-def _log_config(uvicorn: Any) -> dict[str, Any]:
+def _log_config() -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
