@@ -115,7 +115,12 @@ def test_k8s_manifests_probe_scrape_and_size_from_the_benchmark(package, tmp_pat
     assert json.loads(sized.out)["memory_source"].startswith("benchmarked peak RSS 300 MB")
 
 
-def test_k8s_bad_options(package, cli):
+def test_k8s_bad_options(package, cli, tmp_path):
+    result = cli("k8s", package, "--out", tmp_path / "missing" / "k8s.yaml")
+    assert result.code == 2 and "cannot write" in result.err
+    (tmp_path / "file").write_text("x")
+    result = cli("containerize", package, "--out", tmp_path / "file")
+    assert result.code == 2 and "is a file" in result.err
     result = cli("k8s", package, "--replicas", "0")
     assert result.code == 2 and "--replicas must be at least 1" in result.err
     result = cli("k8s", package, "--replicas", "4", "--max-replicas", "2")

@@ -138,8 +138,12 @@ def k8s(
         return
     if output is not None:
         tmp = output.with_name(f".{output.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output)
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(output)
+        except OSError as exc:
+            raise BatonError(f"cannot write {output}: {exc.strerror}",
+                             hint="give a path in an existing, writable folder") from None
     mem = memory(package, workers)
     if as_json:
         print_json({"path": str(output) if output else None, "yaml": None if output else text,

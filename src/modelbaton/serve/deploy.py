@@ -54,6 +54,8 @@ class Memory:
 def containerize(package: Package, out: Path, *, base: str | None = None,
                  workers: int = 1, force: bool = False) -> list[Path]:
     """Write the build context at `out`; returns the files written."""
+    if out.exists() and not out.is_dir():
+        raise BatonError(f"{out} is a file", hint="give a folder for the build context")
     if out.exists() and any(out.iterdir()):
         if not force:
             raise BatonError(f"{out} exists and is not empty",
