@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contract.errors import BatonError
 from ..data.schema import Problem, check_table
 from ..data.table import Table, to_table
 from ..package.predictor import Predictor
@@ -109,7 +110,7 @@ class Inference:
         except Exception as exc:  # the model's failure: the requests get a 500, we go on
             ids = ", ".join(j.request_id for j in jobs)
             log.exception("model call failed for request(s) %s", ids)
-            message = str(exc) if hasattr(exc, "where") else f"{type(exc).__name__}: {exc}"
+            message = str(exc) if isinstance(exc, BatonError) else f"{type(exc).__name__}: {exc}"
             return Call(jobs, inputs, None, time.perf_counter() - started, error=message)
         return Call(jobs, inputs, outputs, time.perf_counter() - started)
 

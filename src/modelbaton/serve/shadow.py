@@ -262,7 +262,7 @@ def candidate_main(path: str, allow_pickle: bool, tasks: Any, results: Any,
         try:
             outputs = predictor.predict_table(table)
         except Exception as exc:  # reported to the parent, which logs it as the row's error
-            message = str(exc) if hasattr(exc, "where") else f"{type(exc).__name__}: {exc}"
+            message = str(exc) if isinstance(exc, BatonError) else f"{type(exc).__name__}: {exc}"
             results.put((batch_id, None, time.perf_counter() - started, message))
             continue
         results.put((batch_id, outputs, time.perf_counter() - started, None))
