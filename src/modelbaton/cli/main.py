@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import typer
 
 from ..contract.errors import BatonError
-from . import bench, bridge, check, demo, diff, monitor, package, registry, report, verify
+from . import bench, bridge, check, demo, diff, monitor, package, registry, report, serve, verify
 from ._common import err
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ monitor.register(app)
 registry.register(app)
 verify.register(app)
 bench.register(app)
+serve.register(app)
 
 
 #: Exit code of a bug of ours, distinct from 1 (a finding: failed check, drift alert, ...).

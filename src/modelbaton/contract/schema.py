@@ -41,13 +41,13 @@ def interface_json_schema(manifest: Manifest, side: str = "inputs") -> dict[str,
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"{manifest.name} {manifest.version} {side}",
         "type": "object",
-        "properties": {f.name: _json_field(f) for f in fields},
+        "properties": {f.name: field_json_schema(f) for f in fields},
         "required": [f.name for f in fields],
         "additionalProperties": False,
     }
 
 
-def _json_field(field: FieldSpec) -> dict[str, Any]:
+def field_json_schema(field: FieldSpec) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": _JSON_TYPES[field.type]}
     if field.type == "datetime":
         schema["format"] = "date-time"

@@ -105,7 +105,15 @@ def _column(values: Any) -> np.ndarray:
         if values.dtype.kind == "M":
             return values.astype("datetime64[us]")
         return values.astype(object) if values.dtype.kind in "US" else values
-    items = list(values)
+    items = values if isinstance(values, list) else list(values)
+    kinds = set(map(type, items))
+    try:  # the common cases first, at C speed: all floats, all ints, or both
+        if kinds == {float} or kinds == {float, int}:
+            return np.array(items, dtype=np.float64)
+        if kinds == {int}:
+            return np.array(items, dtype=np.int64)
+    except OverflowError:  # an integer beyond 64 bits: kept as it is, rejected by the schema
+        return _objects(items)
     present = [v for v in items if v is not None and not (isinstance(v, float) and v != v)]
     complete = len(present) == len(items)
     if present and all(isinstance(v, (bool, np.bool_)) for v in present):
@@ -123,8 +131,14 @@ def _column(values: Any) -> np.ndarray:
 
 
 def _objects(items: list[Any]) -> np.ndarray:
+    """An object array holding each item as it is (lists and dicts included), NaN as None."""
+    items = [None if (isinstance(v, float) and v != v) else v for v in items]
     out = np.empty(len(items), dtype=object)
-    out[:] = [None if (isinstance(v, float) and v != v) else v for v in items]
+    if any(isinstance(v, (list, tuple)) for v in items):
+        for i, value in enumerate(items):  # numpy would broadcast nested sequences
+            out[i] = value
+    else:
+        out[:] = items
     return out
 
 

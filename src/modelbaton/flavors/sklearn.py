@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,16 @@ class SklearnFlavor(Flavor):
             return None
         return np.asarray(model.predict_proba(inputs))
 
+    def predict_with_proba(self, model: Any, inputs: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        # Where the library defines predict as the argmax of predict_proba, one call
+        # gives both: half the time of a forest's two passes over every tree.
+        classes = _argmax_classes(model)
+        if classes is not None:
+            proba = model.predict_proba(inputs)
+            if isinstance(proba, np.ndarray) and proba.ndim == 2:
+                return classes.take(np.argmax(proba, axis=1), axis=0), proba
+        return super().predict_with_proba(model, inputs)
+
     def wants_frame(self, model: Any) -> bool:
         return getattr(model, "feature_names_in_", None) is not None
 
@@ -132,3 +143,24 @@ def _holds_estimator(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_holds_estimator(v) for v in value)
     return hasattr(value, "get_params")
+
+
+def _argmax_classes(model: Any) -> np.ndarray | None:
+    """`classes_` when `model.predict` is by definition the argmax of `predict_proba`."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble._forest import ForestClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.tree import DecisionTreeClassifier
+
+    def inherits(obj: Any, base: type) -> bool:
+        return isinstance(obj, base) and all(
+            inspect.getattr_static(type(obj), name) is inspect.getattr_static(base, name)
+            for name in ("predict", "predict_proba"))
+
+    while inherits(model, Pipeline):
+        model = model.steps[-1][1]
+    for base in (ForestClassifier, DecisionTreeClassifier, HistGradientBoostingClassifier):
+        if inherits(model, base):
+            classes = getattr(model, "classes_", None)
+            return classes if isinstance(classes, np.ndarray) and classes.ndim == 1 else None
+    return None

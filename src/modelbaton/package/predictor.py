@@ -71,6 +71,10 @@ class Predictor:
     def predict_table(self, data: Any, *, validate: bool = True, proba: bool = True) -> Table:
         """Every output column of the interface: prediction, probabilities or scores."""
         table = self.conform(data) if validate else to_table(data, self._input_names())
+        return self.predict_conformed(table, proba=proba)
+
+    def predict_conformed(self, table: Table, *, proba: bool = True) -> Table:
+        """`predict_table` for a table already cast to the interface (by `conform`)."""
         features = self.model_input(table)
         try:
             if proba:
