@@ -420,7 +420,8 @@ def test_lock_that_cannot_be_resolved_shows_the_resolver_and_the_line(cli, pkg, 
     assert not read_receipts(pkg, "verify")  # nothing was verified, so nothing is claimed
 
 
-def test_offline_with_a_cold_cache_says_how_to_fill_it(cli, pkg):
+def test_offline_with_a_cold_cache_says_how_to_fill_it(cli, pkg, tmp_path, monkeypatch):
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-uv-cache"))
     result = cli("verify", pkg, "--offline")
     assert result.code == 2
     assert "--offline, and the wheel cache lacks what the lock needs" in result.err

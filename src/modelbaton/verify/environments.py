@@ -2,9 +2,10 @@
 
 The lock and a wheel of the running modelbaton are installed in ONE resolve, so the pins win
 and the clean room loads packages with exactly this Baton's code. `uv` does it when it is
-installed (`pip install 'modelbaton[verify]'`); plain `venv` + pip otherwise. Wheels are
-cached under `$BATON_HOME/cache` (`uv/` for uv, `wheels/pip/` for pip), so `--offline`
-works once a lock has been resolved.
+installed (`pip install 'modelbaton[verify]'`); plain `venv` + pip otherwise. uv keeps its
+wheels in its own cache (`$UV_CACHE_DIR`, else uv's default): the one that installed Baton
+itself when it was installed with uv, so a lock of what is installed here verifies with
+`--offline` from the start. pip's wheels are cached under `$BATON_HOME/cache/wheels/pip`.
 
 A built environment is sealed (a marker file is written last) and kept under
 `$BATON_HOME/cache/envs/<key>`, the key being a hash of the manager, the interpreter and the
@@ -17,6 +18,7 @@ a failed or concurrent build never leaves a half-built environment behind.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -210,8 +212,21 @@ def _uv(*args: str) -> subprocess.CompletedProcess[str]:
                           cwd=baton_home().absolute())
 
 
+@functools.cache
+def _uv_default_cache(binary: str) -> Path:
+    done = subprocess.run([binary, "cache", "dir"], capture_output=True, text=True)
+    if done.returncode != 0:
+        return (baton_home() / "cache" / "uv").absolute()
+    return Path(done.stdout.strip())
+
+
 def uv_cache() -> Path:
-    path = (baton_home() / "cache" / "uv").absolute()
+    """uv's wheel cache: `$UV_CACHE_DIR`, else uv's own default cache."""
+    configured = os.environ.get("UV_CACHE_DIR")
+    binary = _uv_binary()
+    path = Path(configured) if configured else (
+        _uv_default_cache(binary) if binary else baton_home() / "cache" / "uv")
+    path = path.absolute()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -312,12 +327,11 @@ def resolution_error(output: str, lock: Path, pins: list[Pin], offline: bool) ->
         return EnvironmentBuildError(
             f"cannot reach the package index to build the clean room: {message}",
             hint="check the network or the index settings, or pass --offline to build from "
-                 f"the wheel cache in {baton_home() / 'cache'}")
+                 "the wheel cache")
     if offline and any(word in lowered for word in _NOT_CACHED):
         return EnvironmentBuildError(
             f"--offline, and the wheel cache lacks what the lock needs: {message}",
-            hint="run `baton verify` once without --offline to fill the cache "
-                 f"({baton_home() / 'cache'})")
+            hint="run `baton verify` once without --offline to fill the wheel cache")
     pin = _offending(message, pins)
     where = f"{lock}:{pin.line}" if pin else str(lock)
     shown = f"`{pin.text}` cannot be installed: " if pin else "the lock cannot be resolved: "
