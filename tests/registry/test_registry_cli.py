@@ -165,3 +165,29 @@ def test_people_text_is_printed_as_written(cli, backend, variant, as_actor):
     assert shown.code == 0, shown.err
     assert "see [/] and [bold]this[/bold]" in shown.out
     assert "([red]gone)" in shown.out and "[promote]" in shown.out
+
+
+def test_commands_given_a_reference_attach_their_receipts(cli, backend, variant, as_actor):
+    """`baton check`, `verify`, `sign` and `compare` on `name:N` record their receipt in the
+    registry (the pulled copy is a cache); `bench`, which would change a registered
+    version's manifest, refuses unless it only prints."""
+    as_actor("alice")
+    assert cli("push", variant("1")).code == 0
+    assert cli("check", "tiny:1").code in (0, 1)  # the tiny package still holds TODOs
+    verified = cli("verify", "tiny:1", "--env-manager", "local")
+    assert verified.code == 0, verified.out + verified.err
+    assert cli("keys", "generate", "--name", "alice").code == 0
+    from modelbaton.settings import baton_home
+
+    assert cli("sign", "tiny:1", "--key", baton_home() / "keys" / "alice.pem").code == 0
+    shown = json.loads(cli("show", "tiny:1", "--json").out)
+    kinds = sorted(r["kind"] for r in shown["receipts"])
+    assert kinds == ["check", "signature", "verify"]
+    # A fresh pull (cache emptied) still has them: they live in the registry now.
+    import shutil
+
+    shutil.rmtree(baton_home() / "cache" / "registry")
+    pulled = cli("pull", "tiny:1", "--json")
+    assert pulled.code == 0
+    bench = cli("bench", "tiny:1", "--quick")
+    assert bench.code == 2 and "registered version, which never changes" in bench.err

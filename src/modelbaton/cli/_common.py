@@ -24,12 +24,29 @@ def open_ref(ref: str, *, verify: bool = True) -> Package:
     """A package from a folder, a `.baton` file or a registry reference (`name:3`,
     `name@production`), which is pulled into the local cache first."""
     path = Path(ref)
-    if not path.exists():
-        from ..registry import looks_like_ref, resolve
+    if is_registry_ref(ref):
+        from ..registry import resolve
 
-        if looks_like_ref(ref):
-            path = resolve(ref)
+        path = resolve(ref)
     return open_package(path, verify=verify)
+
+
+def is_registry_ref(ref: str) -> bool:
+    """True when `ref` names a registered version rather than a file or folder."""
+    if Path(ref).exists():
+        return False
+    from ..registry import looks_like_ref
+
+    return looks_like_ref(ref)
+
+
+def keep_receipt(ref: str, receipt: Path | None) -> None:
+    """A receipt made for a registered version is attached to it in the registry: the
+    pulled copy it was written into is only a cache."""
+    if receipt is not None and is_registry_ref(ref):
+        from ..registry import attach_receipt
+
+        attach_receipt(ref, receipt)
 
 
 def human_size(n: int | float) -> str:

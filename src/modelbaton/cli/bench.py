@@ -19,7 +19,7 @@ from ..bench.profile import (
 )
 from ..contract.errors import PackageError
 from ..package.amend import amend
-from ._common import err, human_size, open_ref, out, print_json
+from ._common import err, human_size, is_registry_ref, open_ref, out, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -44,6 +44,9 @@ def bench(
     """Measure the package in a fresh process and record it in `performance.measured`.
 
     Exit code 1 when a budget of `performance.budgets` is exceeded."""
+    if not no_write and is_registry_ref(ref):
+        raise PackageError(f"{ref} is a registered version, which never changes",
+                           hint="bench the package folder before pushing it, or pass --no-write")
     package = open_ref(ref)
     seconds = duration if duration is not None else (QUICK_SECONDS if quick else DEFAULT_SECONDS)
     other = load_other(compare) if compare else None

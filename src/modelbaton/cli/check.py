@@ -15,7 +15,7 @@ from ..checks.config import known_rule
 from ..checks.formats import FORMATS, print_text, rules_markdown
 from ..contract.errors import BatonError
 from ..package.archive import is_archive
-from ._common import err, open_ref, out, print_json, write_output
+from ._common import err, is_registry_ref, keep_receipt, open_ref, out, print_json, write_output
 
 CHECK_FORMATS = tuple(FORMATS)
 
@@ -52,7 +52,8 @@ def check(
         raise BatonError(f"unknown format '{format}'", hint=f"use {', '.join(CHECK_FORMATS)}")
     package = open_ref(ref)
     settings = load_config(config or find_config(package.root, Path.cwd()))
-    folder = not is_archive(Path(ref)) and Path(ref).exists()
+    registered = is_registry_ref(ref)  # its receipt goes to the registry
+    folder = registered or (not is_archive(Path(ref)) and Path(ref).exists())
     if receipt and not folder:
         raise BatonError(f"{ref}: a receipt can only be added to a package folder",
                          hint="check the unpacked folder, or drop --receipt")
@@ -60,6 +61,7 @@ def check(
     recorded = None
     if receipt or (receipt is None and folder and os.access(package.root, os.W_OK)):
         recorded = write_check_receipt(result)
+        keep_receipt(ref, recorded)
 
     if output is not None:
         write_output(output, FORMATS[format](result))

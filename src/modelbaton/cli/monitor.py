@@ -9,7 +9,7 @@ import typer
 from rich.table import Table as RichTable
 
 from ..contract.errors import BatonError
-from ._common import err, open_ref, out, print_json
+from ._common import err, keep_receipt, open_ref, out, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -300,6 +300,7 @@ def compare(
                                      labels=labels, criteria=criteria, resamples=bootstrap,
                                      latency_rows=latency_rows, slice_by=slice_by)
     receipt = result.write_receipt()
+    keep_receipt(str(candidate), receipt)
     if as_json:
         print_json({"passed": result.passed, "receipt": str(receipt), **result.details()})
     else:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from ..verify.clean_room import Check, Progress, Verification, verify_package
-from ._common import err, open_ref, out, print_json
+from ._common import err, keep_receipt, open_ref, out, print_json
 
 keys_app = typer.Typer(no_args_is_help=True, help="Your signing keys and the keyring of keys "
                                                   "you trust.")
@@ -59,6 +59,7 @@ def verify(
                                 offline=offline, fresh=fresh,
                                 require_signature=require_signature, allow_pickle=allow_pickle,
                                 bench=bench, key=key, progress=progress)
+    keep_receipt(ref, result.receipt_path)
     if as_json:
         print_json({**(result.receipt or {}), "receipt_path": str(result.receipt_path)})
     else:
@@ -155,6 +156,7 @@ def sign(
     except PermissionError as exc:
         raise PackageError(f"{exc}: the signature cannot be added to it",
                            hint="copy the package somewhere writable and sign that") from None
+    keep_receipt(ref, path)
     if is_archive(Path(ref)):
         path = Path(f"{ref}!{path.parent.name}/{path.name}")
     statement = details["statement"]
