@@ -46,7 +46,8 @@ def keep_receipt(ref: str, receipt: Path | None) -> None:
     if receipt is not None and is_registry_ref(ref):
         from ..registry import attach_receipt
 
-        attach_receipt(ref, receipt)
+        attached = attach_receipt(ref, receipt)
+        err.print(f"{attached['kind']} receipt attached to {attached['ref']} in the registry")
 
 
 def human_size(n: int | float) -> str:
