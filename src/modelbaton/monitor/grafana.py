@@ -13,17 +13,27 @@ M = '{model=~"$model"}'
 MI = '{model=~"$model",role="input"}'
 MO = '{model=~"$model",role="output"}'
 
-#: (title, unit, [(PromQL, legend)], kind, width) per panel, by row.
+#: (title, unit, [(PromQL, legend)], kind, width) per panel, by row. The serving metrics
+#: carry no model label (one server serves one model): scope them with the scrape's job.
 SERVING = [
     ("Requests per second by status", "reqps",
-     [(f"sum by (status) (rate(baton_requests_total{M}[5m]))", "{{status}}")], "timeseries", 8),
+     [("sum by (status) (rate(baton_requests_total[5m]))", "{{status}}")], "timeseries", 8),
     ("Latency p50 / p99", "s",
      [(f"histogram_quantile({q}, sum by (le) "
-       f"(rate(baton_request_duration_seconds_bucket{M}[5m])))", name)
+       f"(rate(baton_request_duration_seconds_bucket[5m])))", name)
       for q, name in (("0.5", "p50"), ("0.99", "p99"))], "timeseries", 8),
     ("Validation failures by field", "short",
-     [(f"sum by (field) (rate(baton_validation_failures_total{M}[5m]))", "{{field}}")],
+     [("sum by (field) (rate(baton_validation_failures_total[5m]))", "{{field}}")],
      "timeseries", 8),
+    ("Rows per model call", "short",
+     [("sum(rate(baton_batch_size_rows_sum[5m])) / sum(rate(baton_batch_size_rows_count[5m]))",
+       "mean batch")], "timeseries", 8),
+    ("Shadow agreement with the candidate", "percentunit",
+     [("sum(rate(baton_shadow_agreeing_rows_total[15m])) / "
+       "sum(rate(baton_shadow_compared_rows_total[15m]))", "agreement")], "timeseries", 8),
+    ("Prediction log records dropped (1h)", "short",
+     [("sum(increase(baton_prediction_log_dropped_records_total[1h]))", "dropped")],
+     "stat", 8),
 ]
 DRIFT = [
     ("Drift alert", "short", [(f"max(baton_drift_alert{M})", "alert")], "stat", 4),
