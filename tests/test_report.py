@@ -193,3 +193,19 @@ def test_report_renders_in_headless_chromium(report_file, tmp_path):
     assert image.height > 2000  # the whole report, not an empty page
     colours = image.getcolors(maxcolors=1 << 16) or []
     assert len(colours) > 50  # text, charts and colours, not a blank page
+
+
+def test_a_binary_features_histogram_shows_both_values_by_count():
+    """Quantile edges of a 0/1 feature repeat (zero-width bins): densities would be infinite,
+    so the bars are counts, both visible, in the right proportion."""
+    import re
+
+    from modelbaton.report.charts import histogram
+
+    svg = histogram("smoker", [0.0, 0.0, 1.0, 1.0], [700, 0, 300])
+    bars = [(float(x), float(w), float(h)) for x, w, h in re.findall(
+        r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="([\d.]+)"', svg)]
+    heights = [h for _, _, h in bars]
+    assert heights[0] > 0 and heights[2] > 0 and heights[1] == 0
+    assert abs(heights[0] / heights[2] - 7 / 3) < 0.01
+    assert all(w >= 4.0 and 0 <= x <= 220 - w for x, w, _ in bars)

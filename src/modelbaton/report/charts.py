@@ -89,8 +89,12 @@ def histogram(name: str, edges: Sequence[float], counts: Sequence[float]) -> str
     width, height, pad = 220, 90, 4
     low, high = edges[0], edges[-1]
     span = (high - low) or 1.0
-    # Quantile bins have unequal widths: the bar height is the density, not the count.
-    densities = [c / max(edges[i + 1] - edges[i], span * 1e-9) for i, c in enumerate(counts)]
+    # Quantile bins have unequal widths: the bar height is the density, not the count. A
+    # bin of zero width is a value many rows share (a binary feature): then heights are
+    # counts, since a density would be infinite.
+    widths = [edges[i + 1] - edges[i] for i in range(len(counts))]
+    point_masses = any(w <= 0 for w in widths)
+    densities = list(counts) if point_masses else [c / w for c, w in zip(counts, widths)]
     peak = max(densities) or 1.0
     plot_h = height - 24
     parts = [_open(width, height, f"Distribution of {name} in the training data")]
@@ -98,7 +102,9 @@ def histogram(name: str, edges: Sequence[float], counts: Sequence[float]) -> str
         x0 = pad + (width - 2 * pad) * (edges[i] - low) / span
         x1 = pad + (width - 2 * pad) * (edges[i + 1] - low) / span
         h = plot_h * d / peak
-        parts.append(f'<rect x="{x0:.1f}" y="{plot_h - h + 2:.1f}" width="{max(x1 - x0, 0.8):.1f}" '
+        bar = max(x1 - x0, 4.0 if point_masses else 0.8)
+        x0 = min(x0, width - pad - bar)
+        parts.append(f'<rect x="{x0:.1f}" y="{plot_h - h + 2:.1f}" width="{bar:.1f}" '
                      f'height="{h:.1f}" class="bar"/>')
     parts.append(f'<text x="{pad}" y="{height - 6}" {_FONT}>{_fmt(low)}</text>')
     parts.append(f'<text x="{width - pad}" y="{height - 6}" text-anchor="end" {_FONT}>'
