@@ -30,4 +30,4 @@ $(VENV)/.test: pyproject.toml Makefile | $(BIN)/uv
 	touch $(VENV)/.demo $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache .baton
+	rm -rf $(VENV) .pytest_cache .baton baton-demo

@@ -3,7 +3,7 @@
 Parquet files `predictions-<UTC start %Y%m%dT%H%M%S>-<pid>-<sequence>.parquet`, written to
 `.tmp` then renamed; columns timestamp[us, UTC], request_id, row (int32), role,
 model_name, model_version, package_digest, latency_ms, input.<field>, output.<field>,
-error (see /work/briefs/predlog.md and docs/prediction-log.md).
+error (see docs/prediction-log.md).
 """
 
 from __future__ import annotations

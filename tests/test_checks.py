@@ -310,6 +310,13 @@ def test_bad_configuration_is_a_one_line_error(tmp_path, cli, packages, content,
     assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
 
 
+def test_the_error_names_the_table_of_pyproject(tmp_path, cli, packages):
+    config = tmp_path / "pyproject.toml"
+    config.write_text('[tool.baton.ignore]\nBTN520 = ""\n')
+    result = cli("check", packages[1], "--config", config)
+    assert f"{config}[tool.baton].ignore: ignoring BTN520" in result.err.replace("\n", "")
+
+
 def test_unknown_rule_suggests_the_nearest_id(tmp_path, cli, packages):
     config = tmp_path / "baton.toml"
     config.write_text('[ignore]\nBTN5201 = "reason"\n[severity]\nowners-nmaed = "warning"\n')

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -192,6 +196,24 @@ def test_real_server_sigterm_under_load_answers_and_logs_everything(models, tmp_
     assert not list(logs.glob(".*"))  # the last file was completed
     assert log.groupby("request_id").size().eq(2).all()  # each answered request once
     assert set(log["request_id"]) == answered  # nothing answered is missing, nothing extra
+
+
+def test_a_client_told_the_address_is_answered_at_once(models):
+    """`--port 0 --json` announces the address for scripts: a request sent the moment it is
+    printed waits for the server to start instead of being refused. (Workers take longest
+    to start; one worker's startup, a garbage collection, is the same gap, only shorter.)"""
+    baton = str(Path(sys.executable).with_name("baton"))
+    process = subprocess.Popen([baton, "serve", str(models["primary"]), "--port", "0",
+                                "--json", "--workers", "2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = json.loads(process.stdout.readline())["url"]
+        answer = httpx.post(f"{url}/predict", json=ROWS[:1], timeout=60)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert answer.status_code == 200
+    assert answer.json()["predictions"] == [0]  # x = 30 is below the cut at 50
 
 
 def test_workers_share_one_view_of_the_metrics(models):

@@ -95,8 +95,9 @@ def test_the_handoff_over_http(remote, variant, receipt, baton_home):
 def test_tokens_and_roles_are_enforced(remote, server, variant):
     with pytest.raises(AuthError, match="not valid"):
         RemoteRegistry(server, token="bt_forged").models()
-    with pytest.raises(AuthError, match="bearer token is required"):
+    with pytest.raises(AuthError, match="bearer token is required") as missing:
         RemoteRegistry(server).models()
+    assert "`baton registry token create USER`" in str(missing.value)  # a command that exists
     admin = LocalRegistry(actor="root")
     short = admin.create_token("bob", expires_days=1e-6)["token"]
     time.sleep(0.2)

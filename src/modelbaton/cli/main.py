@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 import typer
+from rich.markup import escape
 
 from ..contract.errors import BatonError
 from . import bench, bridge, check, demo, diff, monitor, package, registry, report, serve, verify
@@ -52,7 +53,9 @@ def run(argv: Sequence[str]) -> int:
     except BatonError as exc:
         if debug:
             raise
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        # Escaped: a message may quote brackets (`[tool.baton]`, a range) Rich must not eat.
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False,
+                  soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -60,9 +63,9 @@ def run(argv: Sequence[str]) -> int:
     except Exception as exc:  # a bug of ours: one line, and how to see more
         if debug:
             raise
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (run again with "
-                  "--debug for the traceback, and please report it)", markup=True,
-                  highlight=False, soft_wrap=True)
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} "
+                  "(run again with --debug for the traceback, and please report it)",
+                  markup=True, highlight=False, soft_wrap=True)
         return INTERNAL_ERROR
     return 0
 

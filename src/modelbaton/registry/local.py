@@ -800,8 +800,9 @@ def authenticate(registry_url: str | None, token: str | None) -> tuple[str, str]
     """(user, role) for a bearer token; AuthError for a missing, unknown, expired or revoked
     one."""
     if not token:
-        raise AuthError("a bearer token is required", hint="set BATON_TOKEN (an admin creates "
-                                                           "one with `baton registry token`)")
+        raise AuthError("a bearer token is required",
+                        hint="set BATON_TOKEN (an admin creates one with `baton registry "
+                             "token create USER`)")
     store = Store(database_url(registry_url))
     with store.read() as conn:
         row = conn.execute(select(t.tokens.c.user, t.tokens.c.expires_at,

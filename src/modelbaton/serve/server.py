@@ -1,8 +1,10 @@
 """Running the app under uvicorn: one worker in this process, or N worker processes.
 
-The socket is bound first, so `--port 0` picks a free port and the real address can be
-announced before serving. Workers load the package themselves (options travel in an
-environment variable) and share Prometheus metrics through a multiprocess folder.
+The socket is bound and listening first, so `--port 0` picks a free port and the real
+address can be announced before serving: a client that connects at once waits in the
+backlog until the server is up, instead of being refused. Workers load the package
+themselves (options travel in an environment variable) and share Prometheus metrics
+through a multiprocess folder.
 SIGTERM lets in-flight requests finish, then the lifespan flushes the prediction log.
 """
 
@@ -73,11 +75,15 @@ def worker_app() -> Any:
 
 def _bind(config: Any) -> Any:
     try:
-        return config.bind_socket()
+        sock = config.bind_socket()
     except SystemExit:  # uvicorn logs the OSError and exits; say it in one line instead
         raise BatonError(f"cannot listen on {config.host}:{config.port}",
                          hint="is another server using the port? pick another with --port, "
                               "or --port 0 for a free one") from None
+    # Listening before the announcement: startup (lifespan, shadow, workers) takes a while,
+    # and a client told the address must be queued, not refused, meanwhile.
+    sock.listen(config.backlog)
+    return sock
 
 
 def _log_config() -> dict[str, Any]:
