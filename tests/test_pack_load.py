@@ -218,3 +218,37 @@ def test_package_is_readable_by_whoever_receives_it(tmp_path, iris):
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o777 & ~umask
     assert [p.name for p in tmp_path.iterdir()] == ["pkg"]  # no staging folder left
+
+
+def test_documents_travel_in_docs_and_are_digested(tmp_path, iris, cli):
+    X, y = iris
+    (tmp_path / "design.md").write_text("# Why a linear model\n")
+    (tmp_path / "evaluation").mkdir()
+    (tmp_path / "evaluation" / "report.html").write_text("<h1>holdout</h1>")
+    model = LogisticRegression(max_iter=500).fit(X, y)
+    path = modelbaton.pack(model, tmp_path / "pkg", sample_input=X, name="iris", version="2",
+                           docs=[tmp_path / "design.md", tmp_path / "evaluation"],
+                           parent_version="iris:1")
+    manifest = read_manifest(path / "baton.yaml")
+    listed = {f.path for f in manifest.files}
+    assert {"docs/design.md", "docs/evaluation/report.html"} <= listed
+    assert manifest.lineage.parent_version == "iris:1"
+    (path / "docs" / "design.md").write_text("# Why a linear model (edited)\n")
+    with pytest.raises(IntegrityError, match="docs/design.md differs"):
+        modelbaton.load(path)
+
+    with pytest.raises(PackageError, match="document .*missing.md does not exist"):
+        modelbaton.pack(model, tmp_path / "pkg2", sample_input=X, name="iris", version="2",
+                        docs=tmp_path / "missing.md")
+    assert not (tmp_path / "pkg2").exists()
+    X.to_csv(tmp_path / "sample.csv", index=False)
+    import skops.io as sio
+
+    sio.dump(model, tmp_path / "model.skops")
+    result = cli("pack", tmp_path / "model.skops", "--sample", tmp_path / "sample.csv",
+                 "--out", tmp_path / "pkg3", "--name", "iris", "--version", "3",
+                 "--docs", tmp_path / "design.md", "--parent-version", "iris:2", "--json")
+    assert result.code == 0, result.err
+    manifest = read_manifest(tmp_path / "pkg3" / "baton.yaml")
+    assert "docs/design.md" in {f.path for f in manifest.files}
+    assert manifest.lineage.parent_version == "iris:2"

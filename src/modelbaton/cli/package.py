@@ -71,6 +71,10 @@ def pack(
                                                               "the captured pins.")] = None,
     flavor: Annotated[Optional[str], typer.Option(help="Model library, when the suffix does "
                                                        "not tell.")] = None,
+    docs: Annotated[list[Path], typer.Option(help="A file or folder to hand over in docs/; "
+                                                  "repeatable.")] = [],
+    parent_version: Annotated[Optional[str], typer.Option(
+        help="The version this one replaces, e.g. churn:3 (lineage).")] = None,
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Accept a pickle "
                                                                       "artifact.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing package.")] = False,
@@ -94,7 +98,7 @@ def pack(
                         training_data=training_data,
                         evaluation_data=evaluation_data, requirements=requirements,
                         handoff=config, flavor=flavor, allow_pickle=allow_pickle,
-                        overwrite=force)
+                        docs=docs or None, parent_version=parent_version, overwrite=force)
     package = open_ref(str(path))
     todo = _todo_sections(package.manifest)
     if as_json:

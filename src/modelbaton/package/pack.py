@@ -75,6 +75,8 @@ def pack(
     inputs: Sequence[FieldSpec] | None = None,
     lineage: Lineage | Mapping[str, Any] | None = None,
     model_input: Literal["dataframe", "array"] | None = None,
+    docs: str | Path | Sequence[str | Path] | None = None,
+    parent_version: str | None = None,
     overwrite: bool = False,
     **sections: Any,
 ) -> Path:
@@ -94,6 +96,9 @@ def pack(
     model_input: what a model whose library does not say (plain Python code, a pickle)
         receives: "dataframe" or "array"; by default a DataFrame when the sample has
         column names. An array keeps pandas out of a numpy-only model's environment.
+    docs: files or folders handed over with the model (a design note, an evaluation
+        notebook exported to HTML, ...), copied into docs/ and digested like every file.
+    parent_version: the version this one replaces (e.g. "churn:3"), recorded in lineage.
     """
     if model_input not in (None, "dataframe", "array"):
         raise BatonError(f"model_input must be 'dataframe' or 'array', not {model_input!r}")
@@ -108,12 +113,14 @@ def pack(
     stage = target.parent / f".{target.name}.staging-{secrets.token_hex(6)}"
     stage.mkdir()
     try:
+        if docs is not None:
+            _copy_docs([docs] if isinstance(docs, (str, Path)) else list(docs), stage / "docs")
         _build(stage, model, draft=draft, sample_input=sample_input, code=code,
                preprocessing=preprocessing, training_data=training_data,
                evaluation_data=evaluation_data, labels=labels, categorical=categorical,
                golden_rows=golden_rows, requirements=requirements, flavor_name=flavor,
                allow_pickle=allow_pickle, run_id=run_id, inputs=inputs, lineage=lineage,
-               model_input=model_input)
+               model_input=model_input, parent_version=parent_version)
         if target.suffix == SUFFIX:
             write_archive(stage, target)
         else:
@@ -129,7 +136,7 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
            golden_rows: int, requirements: str | Path | None, flavor_name: str | None,
            allow_pickle: bool, run_id: str | None, inputs: Sequence[FieldSpec] | None,
            lineage: Lineage | Mapping[str, Any] | None,
-           model_input: str | None) -> None:
+           model_input: str | None, parent_version: str | None) -> None:
     code_dir = stage / CODE_DIR
     if code is not None:
         _copy_code(Path(code), code_dir)
@@ -232,7 +239,7 @@ def _build(stage: Path, model: Any, *, draft: Draft, sample_input: DataArg,
             entry_point=entry,
             steps=(draft.preprocessing.steps if draft.preprocessing and draft.preprocessing.steps
                    else [f"{TODO}: list the preprocessing steps in order"] if entry else [])),
-        lineage=_lineage(lineage, run_id),
+        lineage=_lineage(lineage, run_id, parent_version),
         **_human_sections(draft),
     )
     write_manifest(manifest.model_copy(update={"files": file_entries(stage)}),
@@ -313,6 +320,22 @@ def _check_columns(columns: list[str], fitted: list[str]) -> None:
         raise DataError(f"the sample has columns the model was not fitted with: "
                         f"{', '.join(extra)}", hint="drop them from the sample (with "
                         f"`baton pack`: --drop {extra[0]})")
+
+
+def _copy_docs(sources: list[str | Path], docs_dir: Path) -> None:
+    docs_dir.mkdir()
+    for source in map(Path, sources):
+        if not source.exists():
+            raise PackageError(f"document {source} does not exist",
+                               hint="docs= takes files or folders to hand over")
+        target = docs_dir / source.name
+        if target.exists():
+            raise PackageError(f"two documents are both named {source.name}",
+                               hint="rename one, or put them in a folder")
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=_IGNORED_CODE)
+        else:
+            shutil.copyfile(source, target)
 
 
 def _copy_code(source: Path, code_dir: Path) -> None:
@@ -480,14 +503,16 @@ def _todo_dataset(dataset: Dataset) -> Dataset:
     return dataset
 
 
-def _lineage(given: Lineage | Mapping[str, Any] | None, run_id: str | None) -> Lineage:
-    captured = capture.lineage(Path.cwd(), run_id=run_id)
+def _lineage(given: Lineage | Mapping[str, Any] | None, run_id: str | None,
+             parent_version: str | None) -> Lineage:
+    captured = capture.lineage(Path.cwd(), run_id=run_id, parent_version=parent_version)
     if given is None:
         return captured
     given = given if isinstance(given, Lineage) else Lineage.model_validate(given)
     # The working directory's git says nothing about a model trained elsewhere; who packed
     # it, when and with which Baton stay ours.
     return given.model_copy(update={"run_id": given.run_id or run_id,
+                                    "parent_version": given.parent_version or parent_version,
                                     "created_at": captured.created_at,
                                     "created_by": captured.created_by,
                                     "baton_version": captured.baton_version})
