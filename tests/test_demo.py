@@ -13,6 +13,11 @@ from modelbaton.package.receipts import read_receipts
 
 @pytest.mark.slow
 def test_the_demo_tells_the_whole_handoff(cli, tmp_path, monkeypatch):
+    # Offline once installed: no package index is reachable (every request would go through
+    # a proxy that refuses it); the clean room is built from the wheels installed here.
+    for variable in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9")
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     workdir = tmp_path / "baton-demo"
     result = cli("demo", workdir)
     assert result.code == 0, result.out[-3000:] + result.err[-3000:]

@@ -428,16 +428,38 @@ def test_offline_with_a_cold_cache_says_how_to_fill_it(cli, pkg, tmp_path, monke
     assert "run `baton verify` once without --offline" in result.err
 
 
-def test_unreachable_index_suggests_offline(cli, pkg, monkeypatch):
-    with socket.socket() as closed:  # a port nothing listens on
+def unreachable_index(monkeypatch) -> None:
+    """No network: every request goes through a proxy nothing listens on. (Pointing uv at
+    another index would not do: its cache is kept per index.)"""
+    with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    monkeypatch.setenv("UV_DEFAULT_INDEX", f"http://127.0.0.1:{port}/simple")
+    for variable in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(variable, f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+
+
+def test_unreachable_index_and_cold_cache_say_what_to_do(cli, pkg, tmp_path, monkeypatch):
+    unreachable_index(monkeypatch)
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "empty-uv-cache"))
     result = cli("verify", pkg)
     assert result.code == 2
     assert "cannot reach the package index" in result.err
-    assert "pass --offline" in result.err
+    assert "the wheel cache lacks what the lock needs" in result.err
+    assert "--offline builds from it" in result.err
+    assert not read_receipts(pkg, "verify")
+
+
+@pytest.mark.slow
+def test_unreachable_index_falls_back_to_the_wheel_cache(cli, pkg, monkeypatch):
+    """uv's own cache installed this Baton and numpy: offline once installed, verify works."""
+    unreachable_index(monkeypatch)
+    receipt = receipt_of(cli("verify", pkg, "--fresh", "--json"))
+    assert receipt["passed"], receipt["checks"]
+    assert not receipt["environment"]["reused"]
+    lock = (pkg / "env" / "requirements.lock").read_text()
+    assert f"numpy=={receipt['environment']['distributions']['numpy']}" in lock
 
 
 def test_model_crashing_on_load_is_reported_from_inside(cli, tmp_path):

@@ -27,7 +27,12 @@ def run_demo(workdir: Path, console: Console, run_cli: Callable[[Sequence[str]],
     started = time.perf_counter()
     prepare(workdir)
     steps = Steps(workdir, console, run_cli)
-    with steps.environment(BATON_HOME=str((workdir / ".baton").resolve())):
+    # Every server of the story listens on loopback: a proxy set for the index must not
+    # carry the traffic sent to it.
+    loopback = ",".join(filter(None, [os.environ.get("no_proxy"), os.environ.get("NO_PROXY"),
+                                      "127.0.0.1", "localhost"]))
+    with steps.environment(BATON_HOME=str((workdir / ".baton").resolve()),
+                           NO_PROXY=loopback, no_proxy=loopback):
         _story(steps)
     console.print(f"\n[bold green]The handoff is done[/] in {time.perf_counter() - started:.0f} "
                   f"s. The report the receiving team reads: [bold]{workdir / 'handoff-report.html'}"

@@ -6,6 +6,8 @@ installed (`pip install 'modelbaton[verify]'`); plain `venv` + pip otherwise. uv
 wheels in its own cache (`$UV_CACHE_DIR`, else uv's default): the one that installed Baton
 itself when it was installed with uv, so a lock of what is installed here verifies with
 `--offline` from the start. pip's wheels are cached under `$BATON_HOME/cache/wheels/pip`.
+When no index can be reached, the build falls back to the wheel cache by itself: a machine
+offline once installed still verifies, and only a cache that lacks a pin is an error.
 
 A built environment is sealed (a marker file is written last) and kept under
 `$BATON_HOME/cache/envs/<key>`, the key being a hash of the manager, the interpreter and the
@@ -246,8 +248,16 @@ def _build_uv(env: Path, interpreter: str, offline: bool, lock: Path, pins: list
              *flags, str(env))
     if done.returncode != 0:
         raise EnvironmentBuildError(f"uv cannot create the environment: {_clean(done.stderr)}")
-    done = _uv("pip", "install", "--quiet", "--python", str(_env_python(env)), "-r",
-               str(env / REQUIREMENTS), *flags)
+    install = ("pip", "install", "--quiet", "--python", str(_env_python(env)), "-r",
+               str(env / REQUIREMENTS))
+    done = _uv(*install, *flags)
+    if done.returncode != 0 and not offline and _unreachable(done.stderr):
+        # No index: the wheel cache may still hold every pin (it does for a lock of what
+        # uv installed here), so "offline once installed" holds without --offline.
+        cached = _uv(*install, "--offline")
+        if cached.returncode != 0:
+            raise unreachable_error(done.stderr)
+        return
     if done.returncode != 0:
         raise resolution_error(done.stderr, lock, pins, offline)
 
@@ -287,13 +297,20 @@ def _build_venv(env: Path, interpreter: Path, offline: bool, lock: Path,
     pip += ["--disable-pip-version-check", "-q"]
     pip_env = {**os.environ, "PIP_CACHE_DIR": str((baton_home() / "cache" / "pip").absolute())}
     requirements = ["-r", str(env / REQUIREMENTS)]
-    steps = [] if offline else [[*pip, "download", "-d", str(wheelhouse), *requirements]]
-    steps.append([*pip, "install", "--no-index", "--find-links", str(wheelhouse),
-                  *requirements])
-    for argv in steps:
-        done = subprocess.run(argv, capture_output=True, text=True, env=pip_env)
-        if done.returncode != 0:
-            raise resolution_error(done.stderr or done.stdout, lock, pins, offline)
+    unreachable = ""
+    if not offline:
+        done = subprocess.run([*pip, "download", "-d", str(wheelhouse), *requirements],
+                              capture_output=True, text=True, env=pip_env)
+        output = done.stderr or done.stdout
+        if done.returncode != 0 and not _unreachable(output):
+            raise resolution_error(output, lock, pins, offline)
+        unreachable = output if done.returncode != 0 else ""  # the wheelhouse may suffice
+    done = subprocess.run([*pip, "install", "--no-index", "--find-links", str(wheelhouse),
+                           *requirements], capture_output=True, text=True, env=pip_env)
+    if done.returncode != 0:
+        if unreachable:
+            raise unreachable_error(unreachable)
+        raise resolution_error(done.stderr or done.stdout, lock, pins, offline)
 
 
 def _pip_with_python_option() -> bool:
@@ -319,15 +336,24 @@ _NOT_CACHED = ("not found in the cache", "no matching distribution found", "offl
                "network connectivity is disabled")
 
 
+def _unreachable(output: str) -> bool:
+    lowered = output.lower()
+    return any(word in lowered for word in _NETWORK)
+
+
+def unreachable_error(output: str) -> BatonError:
+    """No index, and the wheel cache alone could not build the clean room either."""
+    return EnvironmentBuildError(
+        "cannot reach the package index to build the clean room, and the wheel cache lacks "
+        f"what the lock needs: {_clean(output)}",
+        hint="check the network or the index settings; once one verify has filled the wheel "
+             "cache, --offline builds from it without asking any index")
+
+
 def resolution_error(output: str, lock: Path, pins: list[Pin], offline: bool) -> BatonError:
     """The resolver's own message, with the lock line it is about and what to do next."""
     message = _clean(output)
     lowered = message.lower()
-    if not offline and any(word in lowered for word in _NETWORK):
-        return EnvironmentBuildError(
-            f"cannot reach the package index to build the clean room: {message}",
-            hint="check the network or the index settings, or pass --offline to build from "
-                 "the wheel cache")
     if offline and any(word in lowered for word in _NOT_CACHED):
         return EnvironmentBuildError(
             f"--offline, and the wheel cache lacks what the lock needs: {message}",
