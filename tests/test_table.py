@@ -14,7 +14,7 @@ import modelbaton
 from modelbaton.contract.errors import DataError
 from modelbaton.contract.manifest import FieldSpec
 from modelbaton.data.schema import check_table, check_values, conform, infer_fields
-from modelbaton.data.table import read_table, to_table
+from modelbaton.data.table import read_table, to_frame, to_table
 
 
 def fields_of(frame, **options):
@@ -99,6 +99,21 @@ def test_plain_values_keep_integers_exact_and_refuse_booleans():
     _, problems = check_values({"income": [True], "age": [30], "score": [0.5], "id": [7]},
                                NUMERIC)
     assert [(p.field, p.kind, p.row) for p in problems] == [("income", "type", 0)]
+
+@pytest.mark.parametrize("table", [
+    {"income": np.array([1.5, 2.0]), "score": np.array([np.nan, 0.5])},
+    {"age": np.array([30, 41]), "id": np.array([2**62 + 1, -3])},
+    {"age": np.array([30, 41]), "income": np.array([1.5, 2.0])},
+    {"plan": np.array(["basic", None], dtype=object), "age": np.array([30, 41])},
+    {"flag": np.array([True, False])},
+])
+def test_to_frame_keeps_every_dtype_and_never_shares_the_tables_arrays(table):
+    frame = to_frame(table)
+    pd.testing.assert_frame_equal(frame, pd.DataFrame(dict(table)), check_exact=True)
+    before = {name: column.copy() for name, column in table.items()}
+    frame.iloc[0, 0] = frame.iloc[1, 0]  # feature code may write into its frame
+    for name, column in table.items():
+        np.testing.assert_array_equal(column, before[name])
 
 def test_datetimes_from_every_source():
     naive = pd.to_datetime(["2024-01-01 10:00", None, "2024-03-01"], format="ISO8601")
