@@ -4,9 +4,12 @@ The same model everywhere: StandardScaler + RandomForest(50 trees, random_state=
 breast-cancer data, one worker each, 1-row JSON requests, concurrency 1, 16 and 64.
 The peers run from their own virtual environments under benchmarks/.work/ (created on
 first use with uv); wrk comes from Debian (`apt-get install wrk`).
+`floor` is no model server: a bare Starlette app under uvicorn with baton's settings,
+parsing the body and answering a fixed prediction, so the cost of HTTP itself on this
+machine is measured in the same run.
 
     python benchmarks/serve.py                    # all servers, 10 s per level
-    python benchmarks/serve.py --only baton --duration 5
+    python benchmarks/serve.py --only baton,floor --duration 5
 
 Prints one table and the ratios, and writes benchmarks/.work/serve-results.json.
 """
@@ -69,7 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
-    parser.add_argument("--only", default="baton,mlflow,bentoml")
+    parser.add_argument("--only", default="baton,floor,mlflow,bentoml")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -85,9 +88,14 @@ def main() -> None:
         try:
             results[name] = {}
             warm(url + path, body)
+            single = name in ("baton", "floor")  # one process: its CPU time is the server's
             for c in args.concurrency:
                 before_run = scrape(url) if name == "baton" else {}
+                cpu_before = cpu_seconds(process.pid) if single else 0.0
                 results[name][c] = wrk(url + path, body, c, args.duration)
+                if single:
+                    results[name][c]["cpu_ms"] = ((cpu_seconds(process.pid) - cpu_before)
+                                                  * 1000 / max(results[name][c]["requests"], 1))
                 if name == "baton":
                     results[name][c].update(overhead(before_run, scrape(url)))
                 print(f"{name:8s} c={c:<3d} {fmt(results[name][c])}", flush=True)
@@ -179,7 +187,47 @@ bentoml.sklearn.save_model("cancer", fitted(X.to_numpy()))
     return start, "/predict", json.dumps({"input": [list(rows[0].values())]})
 
 
-SETUP = {"baton": setup_baton, "mlflow": setup_mlflow, "bentoml": setup_bentoml}
+FLOOR = '''
+import sys
+import orjson, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+from modelbaton.serve.server import SWITCH_INTERVAL_S
+
+
+async def predict(request):
+    rows = orjson.loads(await request.body())
+    return Response(orjson.dumps({"id": "0" * 32, "model_name": "cancer", "model_version": "1",
+                                  "predictions": [0] * len(rows)}),
+                    media_type="application/json")
+
+
+async def ready(request):
+    return Response(b"{}", media_type="application/json")
+
+
+sys.setswitchinterval(SWITCH_INTERVAL_S)
+app = Starlette(routes=[Route("/predict", predict, methods=["POST"]), Route("/ready", ready)])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=False,
+            server_header=False, proxy_headers=False, log_level="warning")
+'''
+
+
+def setup_floor(rows: list[dict]) -> tuple:
+    """HTTP alone: what `baton serve` cannot go below on this machine."""
+    def start():
+        port = free_port()
+        process = subprocess.Popen([sys.executable, "-c", FLOOR, str(port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return process, wait_ready(f"http://127.0.0.1:{port}", "/ready", process)
+
+    return start, "/predict", json.dumps(rows)
+
+
+SETUP = {"baton": setup_baton, "floor": setup_floor, "mlflow": setup_mlflow,
+         "bentoml": setup_bentoml}
 
 
 def venv_env(python: str) -> dict[str, str]:
@@ -291,6 +339,12 @@ def overhead(before: dict[str, float], after: dict[str, float]) -> dict[str, flo
             "rows_per_call": d["requests"] / d["calls"]}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def warm(url: str, body: str) -> None:
     for _ in range(20):
         request = urllib.request.Request(url, data=body.encode(), headers={
@@ -303,6 +357,7 @@ def fmt(r: dict[str, float]) -> str:
     inside = (f"  [in server: {r['server_ms']:.2f} ms per request, model call "
               f"{r['model_call_ms']:.2f} ms, {r['rows_per_call']:.1f} requests per call]"
               if "server_ms" in r else "")
+    inside += f"  [CPU {r['cpu_ms']:.2f} ms per request]" if "cpu_ms" in r else ""
     return (f"{r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
             f"errors {r['errors']:.0f} of {r['requests']:.0f}{inside}")
 
@@ -321,8 +376,14 @@ def report(results: dict[str, dict[int, dict[str, float]]], own: dict[str, float
             print(f"baton c=1 inside the server: request {baton[1]['server_ms']:.2f} ms - model "
                   f"call {baton[1]['model_call_ms']:.2f} ms = "
                   f"{baton[1]['server_ms'] - baton[1]['model_call_ms']:+.2f} ms added")
+        floor = results.get("floor", {}).get(1)
+        if floor and "model_call_ms" in baton[1]:
+            # The model call as the server timed it, so the machine's drift cancels out.
+            rest = baton[1]["p50_ms"] - floor["p50_ms"] - baton[1]["model_call_ms"]
+            print(f"baton c=1 p50 {baton[1]['p50_ms']:.2f} ms = HTTP floor {floor['p50_ms']:.2f}"
+                  f" + model call {baton[1]['model_call_ms']:.2f} + baton {rest:+.2f} ms")
     for name, levels in results.items():
-        if name == "baton":
+        if name in ("baton", "floor"):
             continue
         for c, r in levels.items():
             if c in baton and r["rps"]:

@@ -114,6 +114,29 @@ def test_sklearn_trusts_only_the_types_the_manifest_records(tmp_path, churn, mon
 # --- XGBoost -----------------------------------------------------------------------------
 
 
+def test_sklearn_one_pass_for_both_outputs_only_where_predict_is_the_argmax(iris):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+
+    from modelbaton.flavors.sklearn import SklearnFlavor
+
+    class Cautious(RandomForestClassifier):
+        """Says 'unsure' below 90 % confidence: its predict is not predict_proba's argmax."""
+
+        def predict(self, X):
+            proba = self.predict_proba(X)
+            return np.where(proba.max(axis=1) >= 0.9, self.classes_[proba.argmax(axis=1)],
+                            "unsure")
+
+    X, y = iris
+    flavor = SklearnFlavor()
+    for kind in (RandomForestClassifier, Cautious, RandomForestClassifier, Cautious):
+        model = make_pipeline(kind(10, max_depth=2, random_state=0)).fit(X, y)
+        prediction, probabilities = flavor.predict_with_proba(model, X)
+        np.testing.assert_array_equal(prediction, model.predict(X), err_msg=kind.__name__)
+        np.testing.assert_array_equal(probabilities, model.predict_proba(X))
+    assert "unsure" in prediction
+
 def test_xgboost_classifier_trained_on_encoded_labels(tmp_path, iris, hand_over):
     import xgboost as xgb
     from sklearn.preprocessing import LabelEncoder

@@ -64,6 +64,19 @@ def test_pipeline_round_trip_predicts_exactly(tmp_path, mixed):
                       "env/requirements.lock"}
 
 
+def test_a_model_fitted_on_a_matrix_gets_the_interface_order_whatever_the_table_order(
+        tmp_path, iris):
+    X, y = iris
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X.to_numpy(), y)
+    predictor = modelbaton.load(modelbaton.pack(model, tmp_path / "pkg", sample_input=X,
+                                                name="iris", version="1"))
+    assert not predictor.wants_frame
+    table = {name: X[name].to_numpy() for name in reversed(X.columns)}
+    matrix = predictor.model_input(table)
+    assert matrix.dtype == np.float64 and matrix.flags.c_contiguous
+    np.testing.assert_array_equal(matrix, X.to_numpy())
+    np.testing.assert_array_equal(predictor.predict(table), model.predict(X.to_numpy()))
+
 def test_nullable_inferred_from_missing_values(tmp_path, mixed):
     model, _, with_nan, _ = mixed
     sample = with_nan.fillna({"score": 0.5})

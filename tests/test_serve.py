@@ -192,6 +192,43 @@ def test_concurrent_requests_are_merged_into_batches(churn):
     assert calls < 40  # merged: fewer model calls than requests
 
 
+def test_a_lone_request_is_answered_before_it_is_recorded_on_the_loop():
+    """A lone request with a quick model runs on the event loop; its metrics, log and
+    shadow hand-off follow its answer there, without waking the model thread."""
+    import threading
+
+    from modelbaton.serve.batching import Batcher
+    from modelbaton.serve.inference import Call, Outcome
+
+    recorded = []
+
+    def answer(jobs):
+        return [Outcome(outputs={"prediction": np.array([1])}) for _ in jobs], \
+            [Call(list(jobs), {}, None, 0.0)]
+
+    def after(calls):
+        recorded.append((calls[0].jobs[0].request_id, threading.current_thread().name))
+
+    async def main():
+        batcher = Batcher(answer, after=after, max_batch_size=8, max_latency_ms=5,
+                          max_queue=8)
+        batcher.start()
+        seen = []
+        for i in range(30):
+            await batcher.submit(Job(str(i), {"x": [1.0]}, 1, 0.0))
+            seen.append(len(recorded))  # what was recorded when the answer came
+            await asyncio.sleep(0)
+        await batcher.stop()
+        return seen, threading.current_thread().name
+
+    seen, loop_thread = run(main())
+    # The first calls run in the model thread until their time is measured; then on the
+    # loop, each recorded right after its own answer.
+    inline = [i for i, (_, thread) in enumerate(recorded) if thread == loop_thread]
+    assert inline and inline == list(range(inline[0], 30))
+    assert all(seen[i] == i for i in inline)
+    assert [request for request, _ in recorded] == [str(i) for i in range(30)]
+
 def test_overload_beyond_the_queue_is_a_503_with_retry_after(tmp_path):
     slow = quirky_package(tmp_path, "slow", cut=50.0, delay=0.3)
 

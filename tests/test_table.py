@@ -12,8 +12,9 @@ import pytest
 
 import modelbaton
 from modelbaton.contract.errors import DataError
-from modelbaton.data.schema import conform, infer_fields
-from modelbaton.data.table import read_table, to_table
+from modelbaton.contract.manifest import FieldSpec
+from modelbaton.data.schema import check_table, check_values, conform, infer_fields
+from modelbaton.data.table import read_table, to_frame, to_table
 
 
 def fields_of(frame, **options):
@@ -58,6 +59,61 @@ def test_categoricals_keep_their_declared_categories():
         conform({"plan": np.array(["plus"], dtype=object), "grade": np.array([2])},
                 list(fields.values()))
 
+
+NUMERIC = [FieldSpec(name="income", type="number", minimum=0, maximum=1e6),
+           FieldSpec(name="age", type="integer", minimum=18, maximum=120),
+           FieldSpec(name="score", type="number", nullable=True),
+           FieldSpec(name="id", type="integer")]
+
+
+@pytest.mark.parametrize("columns", [
+    {"income": [1.5, 20], "age": [30, 41.0], "score": [0.25, 1], "id": [5, -3]},
+    {"income": [1.5, 20], "age": [30, 41], "score": [0.25, 1], "id": [2**62 + 1, -3]},
+    {"income": [1.5], "age": [30], "score": [None], "id": [7]},
+    {"income": [True], "age": [30], "score": [0.5], "id": [7]},
+    {"income": [1.5], "age": [30.5], "score": [0.5], "id": [7]},
+    {"income": [-1.0, 2.0], "age": [30, 200], "score": [0.5, 0.5], "id": [7, 8]},
+    {"income": ["1.5"], "age": [30], "score": [0.5], "id": [7]},
+    {"income": [1.5], "age": [None], "score": [0.5], "id": [7]},
+    {"income": [1.5], "age": [30], "score": [0.5], "id": [2**70]},
+    {"income": [1.5], "age": [30], "score": [0.5]},
+])
+def test_plain_values_are_checked_as_tables_are(columns):
+    """JSON values go through one matrix when they can; the outcome is check_table's."""
+    got, got_problems = check_values(columns, NUMERIC)
+    want, want_problems = check_table(to_table(columns), NUMERIC)
+    assert got_problems == want_problems
+    assert list(got) == list(want)
+    for name, column in want.items():
+        assert got[name].dtype == column.dtype, name
+        np.testing.assert_array_equal(got[name], column, err_msg=name)
+
+
+def test_plain_values_keep_integers_exact_and_refuse_booleans():
+    cast, problems = check_values({"income": [1.5], "age": [30.0], "score": [1],
+                                   "id": [2**62 + 1]}, NUMERIC)
+    assert problems == []
+    assert cast["age"].dtype == np.int64 and cast["age"].tolist() == [30]
+    assert cast["score"].dtype == np.float64
+    assert cast["id"].tolist() == [2**62 + 1]  # beyond float64's 53 bits, still exact
+    _, problems = check_values({"income": [True], "age": [30], "score": [0.5], "id": [7]},
+                               NUMERIC)
+    assert [(p.field, p.kind, p.row) for p in problems] == [("income", "type", 0)]
+
+@pytest.mark.parametrize("table", [
+    {"income": np.array([1.5, 2.0]), "score": np.array([np.nan, 0.5])},
+    {"age": np.array([30, 41]), "id": np.array([2**62 + 1, -3])},
+    {"age": np.array([30, 41]), "income": np.array([1.5, 2.0])},
+    {"plan": np.array(["basic", None], dtype=object), "age": np.array([30, 41])},
+    {"flag": np.array([True, False])},
+])
+def test_to_frame_keeps_every_dtype_and_never_shares_the_tables_arrays(table):
+    frame = to_frame(table)
+    pd.testing.assert_frame_equal(frame, pd.DataFrame(dict(table)), check_exact=True)
+    before = {name: column.copy() for name, column in table.items()}
+    frame.iloc[0, 0] = frame.iloc[1, 0]  # feature code may write into its frame
+    for name, column in table.items():
+        np.testing.assert_array_equal(column, before[name])
 
 def test_datetimes_from_every_source():
     naive = pd.to_datetime(["2024-01-01 10:00", None, "2024-03-01"], format="ISO8601")

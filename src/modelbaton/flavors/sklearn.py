@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from pathlib import Path
 from typing import Any
@@ -147,20 +148,28 @@ def _holds_estimator(value: Any) -> bool:
 
 def _argmax_classes(model: Any) -> np.ndarray | None:
     """`classes_` when `model.predict` is by definition the argmax of `predict_proba`."""
+    pipeline, argmax_bases = _argmax_bases()
+    while _inherits(type(model), pipeline):
+        model = model.steps[-1][1]
+    if any(_inherits(type(model), base) for base in argmax_bases):
+        classes = getattr(model, "classes_", None)
+        return classes if isinstance(classes, np.ndarray) and classes.ndim == 1 else None
+    return None
+
+
+@functools.cache
+def _argmax_bases() -> tuple[type, tuple[type, ...]]:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.ensemble._forest import ForestClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.tree import DecisionTreeClassifier
 
-    def inherits(obj: Any, base: type) -> bool:
-        return isinstance(obj, base) and all(
-            inspect.getattr_static(type(obj), name) is inspect.getattr_static(base, name)
-            for name in ("predict", "predict_proba"))
+    return Pipeline, (ForestClassifier, DecisionTreeClassifier, HistGradientBoostingClassifier)
 
-    while inherits(model, Pipeline):
-        model = model.steps[-1][1]
-    for base in (ForestClassifier, DecisionTreeClassifier, HistGradientBoostingClassifier):
-        if inherits(model, base):
-            classes = getattr(model, "classes_", None)
-            return classes if isinstance(classes, np.ndarray) and classes.ndim == 1 else None
-    return None
+
+@functools.cache  # asked on every prediction; the answer depends on the classes only
+def _inherits(kind: type, base: type) -> bool:
+    """`kind` is `base` or a subclass that keeps its predict and predict_proba."""
+    return issubclass(kind, base) and all(
+        inspect.getattr_static(kind, name) is inspect.getattr_static(base, name)
+        for name in ("predict", "predict_proba"))

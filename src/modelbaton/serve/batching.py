@@ -2,7 +2,7 @@
 
 The model runs in one thread of its own. Whenever it is free, it takes every request that
 is waiting, up to `max_batch_size` rows: a lone request runs at once (no added latency;
-with a quick model, on the event loop itself, sparing two thread hand-offs), and under
+with a quick model, on the event loop itself, sparing the thread hand-offs), and under
 load the requests that came in while the model was busy make the next batch, so batches
 grow with the load. Before a batch starts, requests whose bodies are being
 received at that moment may join it, for at most `max_latency_ms`.
@@ -152,16 +152,19 @@ class Batcher:
         self._record(calls)
 
     def _work_inline(self, loop: asyncio.AbstractEventLoop, jobs: list[Job]) -> None:
-        """A lone request and a quick model: answered here, without two thread hand-offs;
-        the logging and shadow still happen in the model thread."""
+        """A lone request and a quick model: answered here, without two thread hand-offs.
+
+        Its logging and shadow hand-off stay on the loop too, queued behind the request's
+        own task so its response is written first: for one request they cost less than
+        waking the model thread, and the thread would then contend for the GIL with the
+        next request."""
         try:
             outcomes, calls = self._run(jobs)
         except BaseException as exc:
             _fail(jobs, exc)
             raise
         _resolve(jobs, outcomes)
-        # Queued behind the request's own task, so its response is written first.
-        loop.call_soon(loop.run_in_executor, self._executor, self._record, calls)
+        loop.call_soon(self._record, calls)
 
     def _record(self, calls: list[Call]) -> None:
         try:

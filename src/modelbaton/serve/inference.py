@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..contract.errors import BatonError
-from ..data.schema import Problem, check_table
-from ..data.table import Table, to_table
+from ..data.schema import Problem, check_values
+from ..data.table import Table
 from ..package.predictor import Predictor
 from .payload import Columns
 
@@ -88,12 +88,12 @@ class Inference:
 
     def _validate(self, jobs: Sequence[Job], outcomes: list[Outcome]) -> tuple[list[int], Table]:
         """Indexes of the valid jobs and their rows cast to the interface, in order."""
-        table, problems = check_table(_merge(jobs), self.fields)
+        table, problems = check_values(_merge(jobs), self.fields)
         if not problems:
             return list(range(len(jobs))), table
         valid, parts = [], []
         for i, job in enumerate(jobs):
-            own, own_problems = check_table(to_table(job.columns), self.fields)
+            own, own_problems = check_values(job.columns, self.fields)
             if own_problems:
                 outcomes[i].problems = own_problems
             else:
@@ -115,11 +115,11 @@ class Inference:
         return Call(jobs, inputs, outputs, time.perf_counter() - started)
 
 
-def _merge(jobs: Sequence[Job]) -> Table:
+def _merge(jobs: Sequence[Job]) -> Columns:
     if len(jobs) == 1:
-        return to_table(jobs[0].columns)
+        return jobs[0].columns
     names = list(jobs[0].columns)
-    return to_table({name: [v for job in jobs for v in job.columns[name]] for name in names})
+    return {name: [v for job in jobs for v in job.columns[name]] for name in names}
 
 
 def _slice(table: Table, start: int, stop: int) -> Table:
