@@ -81,11 +81,13 @@ def _extracted(archive: Path) -> Path:
 
 
 def load(path: str | Path | Package, *, allow_pickle: bool = False,
-         verify: bool = True, require_signature: bool = False) -> Predictor:
+         verify: bool = True, require_signature: bool = False, once: bool = False) -> Predictor:
     """Load a package as a Predictor that runs its preprocessing, then its model.
 
     `allow_pickle` must be True to load a pickled artifact; it runs code on load.
     `require_signature` refuses a package that no key in your keyring signed as it is.
+    `once` is for a predictor used for a few predictions and dropped (a golden replay):
+    the flavor may load faster in a way it would not use for a long-lived model.
     """
     package = path if isinstance(path, Package) else open_package(path, verify=verify)
     if require_signature:
@@ -108,7 +110,7 @@ def load(path: str | Path | Package, *, allow_pickle: bool = False,
                              hint="the manifest was edited by hand; re-pack the model")
     artifact = package.root / section.artifact
     with code_on_path(package.root / CODE_DIR):
-        model = load_artifact(flavor, artifact, section)
+        model = load_artifact(flavor, artifact, section, once=once)
         entry = manifest.preprocessing.entry_point if manifest.preprocessing else None
         preprocess = resolve_entry_point(entry) if entry else None
     return Predictor(manifest=manifest, root=package.root, digest=package.digest, flavor=flavor,
@@ -116,10 +118,11 @@ def load(path: str | Path | Package, *, allow_pickle: bool = False,
                      wants_frame=section.options.get("input") == "dataframe")
 
 
-def load_artifact(flavor: Flavor, artifact: Path, section: ModelSection) -> Any:
+def load_artifact(flavor: Flavor, artifact: Path, section: ModelSection, *,
+                  once: bool = False) -> Any:
     """The flavor's load, with the library's own failure turned into one clear line."""
     try:
-        return flavor.load(artifact, section)
+        return flavor.load_once(artifact, section) if once else flavor.load(artifact, section)
     except BatonError:
         raise
     except Exception as exc:  # each library raises its own types
