@@ -219,7 +219,8 @@ def golden_consistent(ctx: Context) -> Iterator[Finding]:
       guards="a model that gives different answers on the receiving side than it gave its "
              "author (lossy format, different library, feature code drift)",
       fix="run on the versions in the lock (`baton verify` builds that environment); if the "
-          "difference is expected, re-pack")
+          "difference is expected, re-pack",
+      concurrent=True)
 def golden_reproduces(ctx: Context) -> Iterator[Finding]:
     """Replaying the golden inputs on this machine gives the golden outputs."""
     golden_section = ctx.manifest.golden

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from .integrity import sha256_file, verify_files
 from .predictor import Predictor
 
 CODE_DIR = "code"
+_CODE_ON_PATH = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ def code_on_path(code_dir: Path) -> Iterator[None]:
     so a champion and a challenger that both ship `features.py` load side by side; the
     loaded functions keep their own module globals. (An import the code makes only when a
     function runs, after loading, finds the code no longer on the path: import at the top.)
+    `sys.modules` and `sys.path` are the process's: one thread at a time does this.
     """
     if not code_dir.is_dir():
         yield
@@ -169,14 +172,15 @@ def code_on_path(code_dir: Path) -> Iterator[None]:
     def ours(module: str) -> bool:
         return module.split(".")[0] in names
 
-    saved = {m: sys.modules.pop(m) for m in list(sys.modules) if ours(m)}
-    sys.path.insert(0, str(code_dir))
-    importlib.invalidate_caches()
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(str(code_dir))
-        for module in [m for m in sys.modules if ours(m)]:
-            del sys.modules[module]
-        sys.modules.update(saved)
+    with _CODE_ON_PATH:
+        saved = {m: sys.modules.pop(m) for m in list(sys.modules) if ours(m)}
+        sys.path.insert(0, str(code_dir))
+        importlib.invalidate_caches()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(str(code_dir))
+            for module in [m for m in sys.modules if ours(m)]:
+                del sys.modules[module]
+            sys.modules.update(saved)
