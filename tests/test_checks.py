@@ -103,6 +103,29 @@ def test_golden_replay_that_differs_names_the_rows(tmp_path, packages):
     assert "row 5" in by_column["probability_setosa"].message
 
 
+def test_golden_replay_of_a_large_onnx_network_catches_changed_weights(tmp_path):
+    """The replay loads large tensors from memory (see the ONNX flavor's load_once): it must
+    still be the packaged weights that give the outputs."""
+    import pandas as pd
+    from _onnx_models import wide_network
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(3)
+    graph = wide_network(rng)
+    X = pd.DataFrame(rng.standard_normal((40, 64)), columns=[f"f{i}" for i in range(64)])
+    pkg = modelbaton.pack(graph, tmp_path / "wide", sample_input=X, name="wide", version="1")
+    assert "BTN221" not in failed(run_checks(modelbaton.open_package(pkg)))
+
+    w1 = next(t for t in graph.graph.initializer if t.name == "w1")
+    weights = numpy_helper.to_array(w1).copy()
+    weights[:, 17] *= 1.5  # one hidden unit, among 6,000
+    w1.CopyFrom(numpy_helper.from_array(weights, "w1"))
+    changed = variant(pkg, tmp_path / "changed",
+                      files={"model/model.onnx": graph.SerializeToString()})
+    findings = failed(run_checks(modelbaton.open_package(changed)))["BTN221"]
+    assert findings and all(f.rows for f in findings)
+
+
 def test_secrets_are_found_and_never_shown(tmp_path, cli, packages):
     full, _ = packages
     key, password = "AKIA" + "Q" * 16, "s3cr3t-Pa55"

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from _onnx_models import wide_network
 
 import modelbaton
 from modelbaton.contract.errors import BatonError, FlavorError, UnsafeInputError
@@ -315,6 +316,40 @@ def test_onnx_graph_with_one_input_per_column(tmp_path, churn, hand_over):
         "tenure": X[["tenure"]].to_numpy(np.int64), "charges": X[["charges"]].to_numpy(np.float32),
         "plan": X[["plan"]].to_numpy(object)})
     assert_predicts(hand_over(path), X, labels, probabilities)
+
+
+def test_onnx_load_for_a_replay_takes_large_tensors_from_the_file(tmp_path):
+    import onnx
+
+    from modelbaton.flavors import get_flavor, onnx as onnx_flavor
+    from modelbaton.flavors._onnx_split import split
+
+    rng = np.random.default_rng(7)
+    path = tmp_path / "model.onnx"
+    onnx.save(wide_network(rng), path)
+    _, tensors = split(memoryview(path.read_bytes()), path.name, onnx_flavor._ITEMSIZES,
+                       onnx_flavor._FROM_MEMORY_BYTES)
+    assert [(t.name, t.dims) for t in tensors] == [("w1", (64, 6000)), ("w2", (6000, 100))]
+
+    flavor = get_flavor("onnx")
+    once, usual = flavor.load_once(path, None), flavor.load(path, None)
+    assert once in onnx_flavor._BORROWED and usual not in onnx_flavor._BORROWED
+    x = rng.standard_normal((50, 64)).astype(np.float32)
+    np.testing.assert_array_equal(flavor.predict(once, x), flavor.predict(usual, x))
+    assert np.abs(flavor.predict(once, x)).max() > 0
+
+
+@pytest.mark.parametrize("content", [b"", b"not an onnx model", b"\x3a\xff\xff\xff\x7f"])
+def test_onnx_load_for_a_replay_fails_like_the_usual_load(tmp_path, content):
+    from modelbaton.flavors import get_flavor
+
+    path = tmp_path / "model.onnx"
+    path.write_bytes(content)
+    flavor = get_flavor("onnx")
+    with pytest.raises(FlavorError, match="onnxruntime cannot load model.onnx"):
+        flavor.load_once(path, None)
+    with pytest.raises(FlavorError, match="onnxruntime cannot load model.onnx"):
+        flavor.load(path, None)
 
 
 # --- plain Python ------------------------------------------------------------------------

@@ -61,6 +61,9 @@ class Rule:
     guards: str  # the handoff problem it prevents
     fix: str  # what to do when it fails
     check: Check = field(repr=False)
+    #: Its work is native code that releases the GIL (loading and running a model): the
+    #: runner runs it in a thread, beside the rules after it.
+    concurrent: bool = False
 
 
 RULES: dict[str, Rule] = {}
@@ -74,15 +77,15 @@ def group_of(rule_id: str) -> str:
     return GROUPS.get(rule_id[3:4], "other")
 
 
-def rule(id: str, name: str, severity: Severity, *, guards: str,
-         fix: str) -> Callable[[Check], Check]:
+def rule(id: str, name: str, severity: Severity, *, guards: str, fix: str,
+         concurrent: bool = False) -> Callable[[Check], Check]:
     """Register a check function as a rule; its docstring's first line is the summary."""
 
     def register(check: Check) -> Check:
         if id in RULES:
             raise ValueError(f"rule id {id} registered twice")
         summary = (check.__doc__ or "").strip().splitlines()[0]
-        RULES[id] = Rule(id, name, severity, summary, guards, fix, check)
+        RULES[id] = Rule(id, name, severity, summary, guards, fix, check, concurrent)
         return check
 
     return register

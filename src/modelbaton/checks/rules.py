@@ -219,7 +219,8 @@ def golden_consistent(ctx: Context) -> Iterator[Finding]:
       guards="a model that gives different answers on the receiving side than it gave its "
              "author (lossy format, different library, feature code drift)",
       fix="run on the versions in the lock (`baton verify` builds that environment); if the "
-          "difference is expected, re-pack")
+          "difference is expected, re-pack",
+      concurrent=True)
 def golden_reproduces(ctx: Context) -> Iterator[Finding]:
     """Replaying the golden inputs on this machine gives the golden outputs."""
     golden_section = ctx.manifest.golden
@@ -229,7 +230,7 @@ def golden_reproduces(ctx: Context) -> Iterator[Finding]:
         return
     try:
         # The package's digests were verified when it was opened: load without doing it again.
-        predictor = load(ctx.package, allow_pickle=ctx.allow_pickle, verify=False)
+        predictor = load(ctx.package, allow_pickle=ctx.allow_pickle, verify=False, once=True)
         got = predictor.predict_table(golden.inputs)
     except BatonError as exc:
         yield Finding(f"the golden inputs cannot be replayed: {exc.message}",

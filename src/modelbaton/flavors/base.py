@@ -73,6 +73,13 @@ class Flavor(ABC):
     def load(self, path: Path, section: ModelSection) -> Any:
         """Load the artifact at `path` as the manifest's `model` section describes it."""
 
+    def load_once(self, path: Path, section: ModelSection) -> Any:
+        """Load it for a few predictions and no more (a golden replay).
+
+        Flavors whose library loads faster in a way unfit for a long-lived model override it.
+        """
+        return self.load(path, section)
+
     @abstractmethod
     def predict(self, model: Any, inputs: Any) -> np.ndarray: ...
 

@@ -7,6 +7,9 @@ skl2onnx's ZipMap, becomes the class probabilities.
 
 from __future__ import annotations
 
+import mmap
+import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import numpy as np
 
 from ..contract.errors import DataError, FlavorError
 from ..contract.manifest import ModelSection
+from ._onnx_split import split
 from .base import Description, Flavor, Saved, as_matrix, module_root
 
 _DTYPES = {
@@ -21,6 +25,15 @@ _DTYPES = {
     "tensor(int32)": np.int32, "tensor(string)": object, "tensor(bool)": np.bool_,
 }
 _CLASSIFIER_OPS = ("TreeEnsembleClassifier", "LinearClassifier", "SVMClassifier")
+#: TensorProto.DataType codes of the tensors `load_once` hands over as arrays.
+_DTYPE_CODES = {1: np.float32, 2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16, 6: np.int32,
+                7: np.int64, 9: np.bool_, 10: np.float16, 11: np.float64, 12: np.uint32,
+                13: np.uint64}
+_ITEMSIZES = {code: np.dtype(dtype).itemsize for code, dtype in _DTYPE_CODES.items()}
+#: Smaller tensors are left in the graph: copying them costs less than handing them over.
+_FROM_MEMORY_BYTES = 1 << 20
+#: The arrays over a mapped file that a session built by `load_once` was given.
+_BORROWED: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
 
 
 class OnnxFlavor(Flavor):
@@ -60,6 +73,32 @@ class OnnxFlavor(Flavor):
     def load(self, path: Path, section: ModelSection) -> Any:
         return self._session(path)
 
+    def load_once(self, path: Path, section: ModelSection) -> Any:
+        """The large tensors go to onnxruntime as arrays over the mapped file (see
+        `_onnx_split`): the same session, built without parsing them as protobuf."""
+        ort = self.import_library()
+        options = ort.SessionOptions()
+        if not hasattr(options, "add_external_initializers"):  # an older onnxruntime
+            return self._session(path)
+        with open(path, "rb") as handle:
+            try:
+                data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            except ValueError:  # an empty file
+                return self._session(path)
+        with memoryview(data) as view:
+            parts = split(view, path.name, _ITEMSIZES, _FROM_MEMORY_BYTES) \
+                if sys.byteorder == "little" else None  # raw tensor bytes are little-endian
+        if parts is None:
+            return self._session(path)
+        graph, tensors = parts
+        values = [ort.OrtValue.ortvalue_from_numpy(np.frombuffer(
+            data, _DTYPE_CODES[t.data_type], t.size // _ITEMSIZES[t.data_type], t.offset
+        ).reshape(t.dims)) for t in tensors]
+        options.add_external_initializers([t.name for t in tensors], values)
+        session = self._new_session(graph, options, path.name)
+        _BORROWED[session] = values  # onnxruntime may read them for as long as the session lives
+        return session
+
     def read_file(self, path: Path) -> Any:
         return path
 
@@ -92,12 +131,15 @@ class OnnxFlavor(Flavor):
         """An onnxruntime session for a loaded session, a ModelProto or a file."""
         if hasattr(model, "get_inputs"):
             return model
+        if isinstance(model, (str, Path)):
+            return self._new_session(str(model), None, Path(model).name)
+        return self._new_session(model.SerializeToString(), None, "the ONNX model")
+
+    def _new_session(self, source: str | bytes, options: Any, shown: str) -> Any:
         ort = self.import_library()
-        source = str(model) if isinstance(model, (str, Path)) else model.SerializeToString()
         try:
-            return ort.InferenceSession(source, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            shown = Path(model).name if isinstance(model, (str, Path)) else "the ONNX model"
             raise FlavorError(f"onnxruntime cannot load {shown}: {exc}") from None
 
     def _run(self, model: Any, inputs: Any) -> list[Any]:

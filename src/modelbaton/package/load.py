@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from .integrity import sha256_file, verify_files
 from .predictor import Predictor
 
 CODE_DIR = "code"
+_CODE_ON_PATH = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -81,11 +83,13 @@ def _extracted(archive: Path) -> Path:
 
 
 def load(path: str | Path | Package, *, allow_pickle: bool = False,
-         verify: bool = True, require_signature: bool = False) -> Predictor:
+         verify: bool = True, require_signature: bool = False, once: bool = False) -> Predictor:
     """Load a package as a Predictor that runs its preprocessing, then its model.
 
     `allow_pickle` must be True to load a pickled artifact; it runs code on load.
     `require_signature` refuses a package that no key in your keyring signed as it is.
+    `once` is for a predictor used for a few predictions and dropped (a golden replay):
+    the flavor may load faster in a way it would not use for a long-lived model.
     """
     package = path if isinstance(path, Package) else open_package(path, verify=verify)
     if require_signature:
@@ -108,7 +112,7 @@ def load(path: str | Path | Package, *, allow_pickle: bool = False,
                              hint="the manifest was edited by hand; re-pack the model")
     artifact = package.root / section.artifact
     with code_on_path(package.root / CODE_DIR):
-        model = load_artifact(flavor, artifact, section)
+        model = load_artifact(flavor, artifact, section, once=once)
         entry = manifest.preprocessing.entry_point if manifest.preprocessing else None
         preprocess = resolve_entry_point(entry) if entry else None
     return Predictor(manifest=manifest, root=package.root, digest=package.digest, flavor=flavor,
@@ -116,10 +120,11 @@ def load(path: str | Path | Package, *, allow_pickle: bool = False,
                      wants_frame=section.options.get("input") == "dataframe")
 
 
-def load_artifact(flavor: Flavor, artifact: Path, section: ModelSection) -> Any:
+def load_artifact(flavor: Flavor, artifact: Path, section: ModelSection, *,
+                  once: bool = False) -> Any:
     """The flavor's load, with the library's own failure turned into one clear line."""
     try:
-        return flavor.load(artifact, section)
+        return flavor.load_once(artifact, section) if once else flavor.load(artifact, section)
     except BatonError:
         raise
     except Exception as exc:  # each library raises its own types
@@ -157,6 +162,7 @@ def code_on_path(code_dir: Path) -> Iterator[None]:
     so a champion and a challenger that both ship `features.py` load side by side; the
     loaded functions keep their own module globals. (An import the code makes only when a
     function runs, after loading, finds the code no longer on the path: import at the top.)
+    `sys.modules` and `sys.path` are the process's: one thread at a time does this.
     """
     if not code_dir.is_dir():
         yield
@@ -166,14 +172,15 @@ def code_on_path(code_dir: Path) -> Iterator[None]:
     def ours(module: str) -> bool:
         return module.split(".")[0] in names
 
-    saved = {m: sys.modules.pop(m) for m in list(sys.modules) if ours(m)}
-    sys.path.insert(0, str(code_dir))
-    importlib.invalidate_caches()
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(str(code_dir))
-        for module in [m for m in sys.modules if ours(m)]:
-            del sys.modules[module]
-        sys.modules.update(saved)
+    with _CODE_ON_PATH:
+        saved = {m: sys.modules.pop(m) for m in list(sys.modules) if ours(m)}
+        sys.path.insert(0, str(code_dir))
+        importlib.invalidate_caches()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(str(code_dir))
+            for module in [m for m in sys.modules if ours(m)]:
+                del sys.modules[module]
+            sys.modules.update(saved)

@@ -64,7 +64,8 @@ def _replay(root: Path, allow_pickle: bool, steps: list[dict[str, Any]]) -> None
     from ..package.golden import compare_outputs, read_golden
     from ..package.load import load
 
-    predictor, seconds = _attempt(steps, "load", lambda: load(root, allow_pickle=allow_pickle))
+    predictor, seconds = _attempt(
+        steps, "load", lambda: load(root, allow_pickle=allow_pickle, once=True))
     manifest = predictor.manifest
     steps.append({"name": "load", "passed": True, "seconds": seconds,
                   "message": f"{manifest.model.flavor} model loaded through modelbaton.load "
