@@ -64,6 +64,7 @@ CLI_CASES = [
     ("root", ["registry", "token", "revoke", HUGE], f"no active token with id {HUGE}"),
     ("root", ["registry", "gc", "--grace", "-1"], "`grace_seconds` must be from 0"),
     ("root", ["registry", "gc", "--grace", "inf"], "`grace_seconds`"),
+    ("u" * 200, ["comment", "tiny:1", "hello"], "the user name 'uuuu"),
     ("root", ["registry", "serve", "--port", "70000"], "--port 70000 is out of range"),
     ("root", ["registry", "serve", "--max-upload-mb", "0"], "--max-upload-mb must be from 1"),
 ]

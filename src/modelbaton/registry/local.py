@@ -56,7 +56,7 @@ class LocalRegistry:
                  role: str | None = None, blobs: str | None = None,
                  max_upload_bytes: int | None = None):
         self.store = Store(database_url(url))
-        self.actor = actor or current_user()
+        self.actor = validate.actor(actor or current_user())
         self._role = role
         self._blobs_setting = blobs
         self._blobs: BlobStore | None = None
@@ -148,6 +148,10 @@ class LocalRegistry:
         total = len(text.encode("utf-8"))
         for entry in manifest.files:
             packages.safe_path(entry.path, f"pushed {MANIFEST_NAME}")
+            if len(entry.path) > validate.MAX_PATH:
+                raise RegistryError(f"pushed {MANIFEST_NAME}: the path {entry.path[:60]}... is "
+                                    f"longer than {validate.MAX_PATH:,} characters",
+                                    hint="shorten the folder and file names")
             size = self.blobs.size(entry.sha256)
             if size is None:
                 raise IntegrityError(f"{entry.path} (sha256 {entry.sha256[:12]}) was not "

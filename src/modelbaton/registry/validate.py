@@ -23,6 +23,9 @@ MAX_DAYS = 36_500
 MAX_TEXT = 65_536
 #: Token labels (a 128-character column).
 MAX_LABEL = 128
+#: User names (a 128-character column) and file paths (1,024) as the database stores them.
+MAX_USER = 128
+MAX_PATH = 1024
 #: Events one audit listing may return.
 MAX_AUDIT_LIMIT = 100_000
 
@@ -46,6 +49,14 @@ def text(field: str, value: Any, *, limit: int = MAX_TEXT) -> str | None:
         raise RegistryError(f"`{field}` contains the control character "
                             f"U+{ord(bad.group()):04X} at position {bad.start()}",
                             hint="remove it; tabs and line breaks are fine")
+    return value
+
+
+def actor(value: str) -> str:
+    """The acting user, `$BATON_USER` or the OS user: recorded with every change."""
+    if not 0 < len(value) <= MAX_USER or _CONTROL.search(value) or not value.strip():
+        raise RegistryError(f"the user name {value[:40]!r} must be 1 to {MAX_USER} printable "
+                            "characters", hint="set BATON_USER to your name")
     return value
 
 
