@@ -11,7 +11,6 @@ of ours is a JSON 500 without a traceback (that goes to the server log).
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -26,8 +25,6 @@ from ..contract.errors import BatonError
 from .blobs import is_sha256
 from .errors import RegistryError, TooLargeError, status_of
 from .local import LocalRegistry, authenticate
-
-log = logging.getLogger("modelbaton.registry")
 
 API = "/api/v1"
 MAX_JSON_BYTES = 16 << 20
@@ -242,9 +239,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                         status_code=exc.status_code, headers=exc.headers)
 
 
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    """A bug of ours: JSON, no traceback for the client (it goes to the server log)."""
-    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+async def _internal_error(_request: Request, _exc: Exception) -> Response:
+    """A bug of ours: JSON, no traceback for the client (Starlette re-raises it afterwards,
+    so the server logs it)."""
     return JSONResponse({"error": {"type": "InternalError", "message": "internal error; the "
                                    "server log has the traceback", "where": None,
                                    "hint": "please report it"}}, status_code=500)

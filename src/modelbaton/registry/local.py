@@ -430,7 +430,7 @@ class LocalRegistry:
     def comment(self, ref: str, text: str) -> dict[str, Any]:
         """Add to the version's decision log."""
         require(self.role, "annotate", actor=self.actor, what="comment")
-        if not validate.text("text", text).strip():
+        if not (validate.text("text", text) or "").strip():
             raise RegistryError("the comment is empty")
         with self.store.write() as (conn, chain):
             row, name = self._find(conn, ref)

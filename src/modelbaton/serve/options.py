@@ -53,8 +53,8 @@ class ServeOptions:
                 raise BatonError(f"{flag} must be positive, got {value:g}")
         if not (math.isfinite(self.max_latency_ms)
                 and 0 <= self.max_latency_ms <= MAX_LATENCY_MS):
-            raise BatonError(f"--max-latency-ms must be from 0 to {MAX_LATENCY_MS:g}, got "
-                             f"{self.max_latency_ms:g}",
+            raise BatonError(f"--max-latency-ms must be 0 or more and at most "
+                             f"{MAX_LATENCY_MS:g}, got {self.max_latency_ms:g}",
                              hint="it is how long a batch may wait for more requests")
         if not 0 <= self.port <= 65535:
             raise BatonError(f"--port must be between 0 and 65535, got {self.port}")
@@ -63,7 +63,7 @@ class ServeOptions:
     def megabytes(flag: str, value: float) -> int:
         """Bytes for a size option given in megabytes, checked before it is converted."""
         if not (math.isfinite(value) and 0 < value <= MAX_MEGABYTES):
-            raise BatonError(f"{flag} must be more than 0 and at most {MAX_MEGABYTES:,}, got "
+            raise BatonError(f"{flag} must be positive and at most {MAX_MEGABYTES:,}, got "
                              f"{value:g}")
         return max(1, int(value * 1024 * 1024))
 
