@@ -215,18 +215,35 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not raw.strip():  # a POST with nothing to say (accept, decline, ...)
         return {}
     try:
-        body = json.loads(raw, parse_constant=_no_constant)
+        body = json.loads(raw, parse_constant=_Constant)
     except ValueError as exc:
         raise RegistryError(f"the request body is not valid JSON: {exc}") from None
     except RecursionError:
         raise RegistryError("the request body is not valid JSON: nested too deeply") from None
     if not isinstance(body, dict):
         raise RegistryError("the request body must be a JSON object")
+    found = _constant_in(body, "")
+    if found:
+        raise RegistryError(f"request field `{found[0]}` is {found[1]}, which JSON does not "
+                            "have", hint="send a finite number")
     return body
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+class _Constant(str):
+    """A NaN or Infinity literal (Python's json reads them; JSON has no such numbers)."""
+
+
+def _constant_in(value: Any, path: str) -> tuple[str, str] | None:
+    """The first NaN/Infinity literal in a parsed body: (its field path, the literal)."""
+    if isinstance(value, _Constant):
+        return path, str(value)
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _constant_in(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

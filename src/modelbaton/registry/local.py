@@ -548,7 +548,7 @@ class LocalRegistry:
 
     def set_policy(self, text: str) -> dict[str, Any]:
         require(self.role, "admin", actor=self.actor, what="change the policy")
-        parse_policy(validate.text("text", text) or "")
+        parse_policy(validate.text("policy", text) or "")
         with self.store.write() as (conn, chain):
             sha = policy_sha256(text)
             conn.execute(insert(t.policies).values(text=text, sha256=sha, set_by=self.actor,
