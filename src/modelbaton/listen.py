@@ -27,8 +27,11 @@ def listen(host: str, port: int, *, backlog: int = BACKLOG) -> socket.socket:
         raise BatonError(f"--host {host!r} is not a host name or address",
                          hint="e.g. 127.0.0.1, 0.0.0.0 for all interfaces, or ::1")
     try:
+        # IPv4 unless the host is an IPv6 address, as uvicorn does (`localhost` stays
+        # 127.0.0.1, whatever order the resolver prefers).
         family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            host, port, family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+            type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     except (socket.gaierror, UnicodeError) as exc:
         reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
         raise BatonError(f"--host {host}: cannot resolve it ({reason})",

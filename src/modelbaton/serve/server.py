@@ -3,9 +3,9 @@
 The socket is bound and listening first (listen.py), so a bad host or a port in use is one
 line before the package loads, `--port 0` picks a free port and the real address can be
 announced before serving: a client that connects at once waits in the backlog until the
-server is up, instead of being refused. Workers load the package
-themselves (options travel in an environment variable) and share Prometheus metrics
-through a multiprocess folder.
+server is up, instead of being refused. Workers load the package themselves (options
+travel in an environment variable) and share Prometheus metrics through a multiprocess
+folder.
 SIGTERM lets in-flight requests finish, then the lifespan flushes the prediction log.
 """
 
