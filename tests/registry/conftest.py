@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from registry_helpers import make_variant
+from registry_helpers import MAX_UPLOAD, make_variant
 
 PG_SERVER = os.environ.get("BATON_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 TINY_MODEL = '''\
@@ -133,3 +136,23 @@ def as_user(backend: str) -> Callable[..., object]:
     from modelbaton.registry.local import LocalRegistry
 
     return lambda user, role=None: LocalRegistry(actor=user, role=role)
+
+
+@pytest.fixture
+def server(backend: str) -> Iterator[str]:
+    """`baton registry serve` on a free loopback port, for this test's registry."""
+    import uvicorn
+
+    from modelbaton.registry.api import create_app
+
+    app = create_app(max_upload_bytes=MAX_UPLOAD)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    uv = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off"))
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not uv.started:
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    uv.should_exit = True
+    thread.join(5)

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from modelbaton.contract.io import MANIFEST_NAME, read_manifest, write_manifest
 
+#: The upload limit of the test servers (`server` fixture).
+MAX_UPLOAD = 256 << 10
+
 
 def make_variant(source: Path, dest: Path, label: str, *, name: str = "tiny",
                  extra: bytes | None = None) -> Path:

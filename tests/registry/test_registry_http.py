@@ -4,40 +4,19 @@ the same rules as locally, bearer tokens by role, and 401/403/404/409/413, never
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from modelbaton.registry import (
     AuthError, ConflictError, ForbiddenError, NotFoundError, PolicyError, TooLargeError,
 )
-from modelbaton.registry.api import create_app
 from modelbaton.registry.client import RemoteRegistry
 from modelbaton.registry.local import LocalRegistry
-
-MAX_UPLOAD = 256 << 10
-
-
-@pytest.fixture
-def server(backend: str) -> Iterator[str]:
-    """`baton registry serve` on a free loopback port, for this test's registry."""
-    app = create_app(max_upload_bytes=MAX_UPLOAD)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    uv = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off"))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not uv.started:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    uv.should_exit = True
-    thread.join(5)
+from registry_helpers import MAX_UPLOAD
 
 
 @pytest.fixture

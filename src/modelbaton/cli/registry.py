@@ -390,28 +390,25 @@ def serve(
 ) -> None:
     """Serve this registry (`$BATON_REGISTRY` or the embedded one) over HTTP to many users."""
     import os
-    import socket
 
     import uvicorn
 
-    from ..registry.api import create_app
+    from ..listen import listen
+    from ..registry.api import MAX_UPLOAD_MB, create_app
 
     local = os.environ.get("BATON_REGISTRY", "")
     if local.startswith(("http://", "https://")):
         raise BatonError("BATON_REGISTRY points at a server; serve a database instead",
                          hint="unset it, or set it to postgresql://...")
-    app = create_app(local or None, max_upload_bytes=max_upload_mb << 20)
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        raise BatonError(f"cannot listen on {host}:{port}: {exc.strerror}",
-                         hint="pick another --port (0 picks a free one)") from None
-    bound = sock.getsockname()[1]
-    out.print(f"registry API on http://{host}:{bound}/api/v1 (Ctrl-C stops it)")
-    config = uvicorn.Config(app, log_level="warning")
-    uvicorn.Server(config).run(sockets=[sock])
+    if not 0 < max_upload_mb <= MAX_UPLOAD_MB:
+        raise BatonError(f"--max-upload-mb must be from 1 to {MAX_UPLOAD_MB:,}, got "
+                         f"{max_upload_mb}")
+    with listen(host, port) as sock:
+        app = create_app(local or None, max_upload_bytes=max_upload_mb << 20)
+        bound = sock.getsockname()[1]
+        out.print(f"registry API on http://{host}:{bound}/api/v1 (Ctrl-C stops it)")
+        config = uvicorn.Config(app, log_level="warning")
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 @registry_app.command("gc")

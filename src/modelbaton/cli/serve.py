@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -50,16 +51,21 @@ def serve(
                                                          "line.")] = False,
 ) -> None:
     """Serve a package: /predict, Open Inference Protocol v2, /metrics, /shadow."""
+    # The settings are checked before the packages load (which may take a while).
+    options = ServeOptions(
+        package=ref, shadow=shadow, host=host, port=port, workers=workers,
+        max_batch_size=max_batch_size, max_latency_ms=max_latency_ms, max_queue=max_queue,
+        max_body_bytes=ServeOptions.megabytes("--max-body-mb", max_body_mb),
+        log_dir=str(log_dir) if log_dir else None,
+        log_roll_bytes=ServeOptions.megabytes("--log-roll-mb", log_roll_mb),
+        log_roll_seconds=log_roll_seconds, log_queue_rows=log_queue, allow_pickle=allow_pickle)
+    if log_dir is not None and log_dir.exists() and not log_dir.is_dir():
+        raise BatonError(f"--log-dir {log_dir} is a file, not a folder",
+                         hint="give a folder (it is created if missing)")
     primary = open_ref(ref)
     candidate = open_ref(shadow) if shadow else None
-    options = ServeOptions(
-        package=str(primary.root), shadow=str(candidate.root) if candidate else None,
-        host=host, port=port, workers=workers, max_batch_size=max_batch_size,
-        max_latency_ms=max_latency_ms, max_queue=max_queue,
-        max_body_bytes=int(max_body_mb * 1024 * 1024),
-        log_dir=str(log_dir) if log_dir else None,
-        log_roll_bytes=int(log_roll_mb * 1024 * 1024), log_roll_seconds=log_roll_seconds,
-        log_queue_rows=log_queue, allow_pickle=allow_pickle)
+    options = dataclasses.replace(options, package=str(primary.root),
+                                  shadow=str(candidate.root) if candidate else None)
     name = f"{primary.manifest.name} {primary.manifest.version}"
 
     def announce(bound_host: str, bound_port: int) -> None:

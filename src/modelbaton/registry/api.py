@@ -3,8 +3,9 @@
 Every request but `/health` carries `Authorization: Bearer <token>`; the token's user and
 role become the actor of a `LocalRegistry`, which checks the role and records each write
 in the audit log. Failures are JSON `{"error": {"type", "message", "where", "hint"}}` with
-401 (no or bad token), 403 (role or four eyes), 404, 409, 413 (upload too large), 422 (a
-digest mismatch) or 400: bad input never gets a 500.
+401 (no or bad token), 403 (role or four eyes), 404 (also unknown routes), 405, 409, 413
+(upload too large), 422 (a digest mismatch) or 400: bad input never gets a 500, and a bug
+of ours is a JSON 500 without a traceback (that goes to the server log).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -27,6 +29,7 @@ from .local import LocalRegistry, authenticate
 API = "/api/v1"
 MAX_JSON_BYTES = 16 << 20
 DEFAULT_MAX_UPLOAD_MB = 4096
+MAX_UPLOAD_MB = 1 << 20  # 1 TiB
 
 Call = Callable[[LocalRegistry, dict[str, Any], dict[str, str], dict[str, Any]], Any]
 
@@ -36,9 +39,30 @@ def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...] = str,
     value = body.get(name, default)
     if value is ...:
         raise RegistryError(f"request field `{name}` is required")
-    if value is not None and value is not default and not isinstance(value, kind):
-        expected = "number" if isinstance(kind, tuple) else kind.__name__
-        raise RegistryError(f"request field `{name}` must be a {expected}")
+    if value is None and default is ...:
+        raise RegistryError(f"request field `{name}` is required, not null")
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # JSON true/false are Python bools, which are ints: a number field takes neither.
+    wrong = not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)
+    if value is not None and value is not default and wrong:
+        expected = {str: "string", int: "whole number", bool: "boolean (true or false)",
+                    list: "list", dict: "JSON object"}.get(kinds[0], "number") \
+            if len(kinds) == 1 else "number"
+        raise RegistryError(f"request field `{name}` must be a {expected}, got "
+                            f"{_json_type(value)}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "an object"}.get(type(value), "null")
+
+
+def _sha(body: dict[str, Any], name: str) -> str:
+    value = _field(body, name)
+    if not is_sha256(value):
+        raise RegistryError(f"request field `{name}` must be a sha256 hex digest (64 "
+                            "lowercase hex characters)")
     return value
 
 
@@ -68,7 +92,7 @@ ENDPOINTS: list[tuple[str, str, Call]] = [
     ("POST", "/models/{name}/transfers/{responsibility}/cancel",
      lambda r, p, q, b: r.cancel_transfer(p["name"], p["responsibility"])),
     ("POST", "/versions",
-     lambda r, p, q, b: r.register(_field(b, "manifest_sha256"),
+     lambda r, p, q, b: r.register(_sha(b, "manifest_sha256"),
                                    _field(b, "receipts", list, []),
                                    description=_field(b, "description", str, None))),
     ("GET", "/versions/{ref}", lambda r, p, q, b: r.show(p["ref"])),
@@ -176,7 +200,8 @@ def create_app(url: str | None = None, *, max_upload_bytes: int | None = None) -
               Route(f"{API}/blobs/{{sha256}}", get_blob, methods=["GET"])]
     routes += [Route(API + path, endpoint(call), methods=[method])
                for method, path, call in ENDPOINTS]
-    return Starlette(routes=routes, exception_handlers={BatonError: _error})
+    return Starlette(routes=routes, exception_handlers={
+        BatonError: _error, HTTPException: _http_error, Exception: _internal_error})
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -186,15 +211,57 @@ async def _json_body(request: Request) -> dict[str, Any]:
         if size > MAX_JSON_BYTES:
             raise TooLargeError(f"the request body is larger than {MAX_JSON_BYTES:,} bytes")
         parts.append(chunk)
-    if not parts:
+    raw = b"".join(parts)
+    if not raw.strip():  # a POST with nothing to say (accept, decline, ...)
         return {}
     try:
-        body = json.loads(b"".join(parts))
-    except ValueError:
-        raise RegistryError("the request body is not valid JSON") from None
+        body = json.loads(raw, parse_constant=_Constant)
+    except ValueError as exc:
+        raise RegistryError(f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise RegistryError("the request body is not valid JSON: nested too deeply") from None
     if not isinstance(body, dict):
         raise RegistryError("the request body must be a JSON object")
+    found = _constant_in(body, "")
+    if found:
+        raise RegistryError(f"request field `{found[0]}` is {found[1]}, which JSON does not "
+                            "have", hint="send a finite number")
     return body
+
+
+class _Constant(str):
+    """A NaN or Infinity literal (Python's json reads them; JSON has no such numbers)."""
+
+
+def _constant_in(value: Any, path: str) -> tuple[str, str] | None:
+    """The first NaN/Infinity literal in a parsed body: (its field path, the literal)."""
+    if isinstance(value, _Constant):
+        return path, str(value)
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _constant_in(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route, method not allowed) in our JSON shape."""
+    assert isinstance(exc, HTTPException)
+    message = {404: f"no route {request.url.path}", 405: f"{request.method} is not allowed on "
+               f"{request.url.path}"}.get(exc.status_code, str(exc.detail))
+    return JSONResponse({"error": {"type": "HTTPError", "message": message, "where": None,
+                                   "hint": f"the API lives under {API}/"}},
+                        status_code=exc.status_code, headers=exc.headers)
+
+
+async def _internal_error(_request: Request, _exc: Exception) -> Response:
+    """A bug of ours: JSON, no traceback for the client (Starlette re-raises it afterwards,
+    so the server logs it)."""
+    return JSONResponse({"error": {"type": "InternalError", "message": "internal error; the "
+                                   "server log has the traceback", "where": None,
+                                   "hint": "please report it"}}, status_code=500)
 
 
 async def _error(_request: Request, exc: Exception) -> Response:

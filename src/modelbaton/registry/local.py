@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Row, and_, delete, func, insert, select, upda
 from ..contract.errors import IntegrityError
 from ..contract.io import MANIFEST_NAME, canonical_json
 from ..settings import baton_home, current_user
-from . import audit, packages, tables as t
+from . import audit, packages, tables as t, validate
 from .audit import stamp, utcnow
 from .blobs import BlobStore, BlobWriter
 from .errors import (
@@ -56,7 +56,7 @@ class LocalRegistry:
                  role: str | None = None, blobs: str | None = None,
                  max_upload_bytes: int | None = None):
         self.store = Store(database_url(url))
-        self.actor = actor or current_user()
+        self.actor = validate.actor(actor or current_user())
         self._role = role
         self._blobs_setting = blobs
         self._blobs: BlobStore | None = None
@@ -131,6 +131,7 @@ class LocalRegistry:
     def push(self, path: str | Path, *, description: str | None = None) -> dict[str, Any]:
         """Register a package (folder or `.baton` file) as the next version of its model."""
         require(self.role, "push", actor=self.actor)
+        validate.text("description", description)
         upload = packages.prepare_upload(path)
         for entry in upload.all_files:
             self.blobs.put_file(upload.root / entry.path, entry.sha256,
@@ -141,11 +142,16 @@ class LocalRegistry:
                  description: str | None = None) -> dict[str, Any]:
         """Create the version from blobs already stored: the commit point of every push."""
         require(self.role, "push", actor=self.actor)
+        validate.text("description", description)
         text = b"".join(self.blobs.chunks(manifest_sha256, where=MANIFEST_NAME)).decode("utf-8")
         manifest, digest = packages.parse_manifest_text(text, f"pushed {MANIFEST_NAME}")
         total = len(text.encode("utf-8"))
         for entry in manifest.files:
             packages.safe_path(entry.path, f"pushed {MANIFEST_NAME}")
+            if len(entry.path) > validate.MAX_PATH:
+                raise RegistryError(f"pushed {MANIFEST_NAME}: the path {entry.path[:60]}... is "
+                                    f"longer than {validate.MAX_PATH:,} characters",
+                                    hint="shorten the folder and file names")
             size = self.blobs.size(entry.sha256)
             if size is None:
                 raise IntegrityError(f"{entry.path} (sha256 {entry.sha256[:12]}) was not "
@@ -265,6 +271,7 @@ class LocalRegistry:
     def promote(self, ref: str, stage: str, *, reason: str | None = None) -> dict[str, Any]:
         """Move a version into `stage` if the transition is legal and the policy holds."""
         stage = _stage(stage, STAGES)
+        validate.text("reason", reason)
         with self.store.write() as (conn, chain):
             row, name = self._find(conn, ref)
             label = f"{name}:{row.number}"
@@ -302,6 +309,7 @@ class LocalRegistry:
         is archived and marked, and its approvals no longer count."""
         if not reason or not reason.strip():
             raise RegistryError("a rollback needs a reason", hint='--reason "what went wrong"')
+        validate.text("reason", reason)
         with self.store.write() as (conn, chain):
             model_id = self._model_id(conn, name)
             require(self.role, "rollback", actor=self.actor, what="roll back",
@@ -331,12 +339,12 @@ class LocalRegistry:
 
     def approve(self, ref: str, *, stage: str | None = None,
                 comment: str | None = None) -> dict[str, Any]:
-        return self._review(ref, "approve", stage, comment)
+        return self._review(ref, "approve", stage, validate.text("comment", comment))
 
     def reject(self, ref: str, *, reason: str, stage: str | None = None) -> dict[str, Any]:
         if not reason or not reason.strip():
             raise RegistryError("a rejection needs a reason", hint='--reason "what to fix"')
-        return self._review(ref, "reject", stage, reason)
+        return self._review(ref, "reject", stage, validate.text("reason", reason))
 
     def _review(self, ref: str, decision: str, stage: str | None,
                 comment: str | None) -> dict[str, Any]:
@@ -422,7 +430,7 @@ class LocalRegistry:
     def comment(self, ref: str, text: str) -> dict[str, Any]:
         """Add to the version's decision log."""
         require(self.role, "annotate", actor=self.actor, what="comment")
-        if not text.strip():
+        if not (validate.text("text", text) or "").strip():
             raise RegistryError("the comment is empty")
         with self.store.write() as (conn, chain):
             row, name = self._find(conn, ref)
@@ -438,8 +446,7 @@ class LocalRegistry:
         """Offer one responsibility for a model to someone else; they must accept it."""
         responsibility = _responsibility(responsibility)
         check_name("user", to_user)
-        if shadow_days < 0:
-            raise RegistryError("--shadow-days cannot be negative")
+        validate.days("shadow_days", shadow_days, whole=True)
         require(self.role, "transfer", actor=self.actor, what="offer a transfer")
         with self.store.write() as (conn, chain):
             model_id = self._model_id(conn, name)
@@ -504,6 +511,9 @@ class LocalRegistry:
     def audit(self, *, model: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The latest events, oldest first."""
         require(self.role, "read", actor=self.actor)
+        validate.count("limit", limit, high=validate.MAX_AUDIT_LIMIT)
+        if model is not None:
+            check_name("model", model)
         query = select(t.events).order_by(t.events.c.seq.desc()).limit(limit)
         if model is not None:
             query = query.where(t.events.c.model == model)
@@ -538,7 +548,7 @@ class LocalRegistry:
 
     def set_policy(self, text: str) -> dict[str, Any]:
         require(self.role, "admin", actor=self.actor, what="change the policy")
-        parse_policy(text)
+        parse_policy(validate.text("policy", text) or "")
         with self.store.write() as (conn, chain):
             sha = policy_sha256(text)
             conn.execute(insert(t.policies).values(text=text, sha256=sha, set_by=self.actor,
@@ -567,6 +577,9 @@ class LocalRegistry:
         """A new bearer token for `user`; only its sha256 is stored, so it is shown once."""
         require(self.role, "admin", actor=self.actor, what="create tokens")
         check_name("user", user)
+        if expires_days is not None:
+            validate.days("expires_days", expires_days, allow_zero=False)
+        validate.text("label", label, limit=validate.MAX_LABEL)
         token = "bt_" + secrets.token_urlsafe(32)
         now = utcnow()
         expires = now + dt.timedelta(days=expires_days) if expires_days is not None else None
@@ -595,6 +608,10 @@ class LocalRegistry:
 
     def revoke_token(self, token_id: int) -> dict[str, Any]:
         require(self.role, "admin", actor=self.actor, what="revoke tokens")
+        if isinstance(token_id, bool) or not isinstance(token_id, int) \
+                or not 0 < token_id <= validate.MAX_NUMBER:
+            raise NotFoundError(f"no active token with id {token_id}",
+                                hint="`baton registry token list` shows the ids")
         with self.store.write() as (conn, chain):
             done = conn.execute(update(t.tokens).where(and_(
                 t.tokens.c.id == token_id, t.tokens.c.revoked_at.is_(None)))
@@ -608,6 +625,7 @@ class LocalRegistry:
         """Delete blobs no version references (and stale temporary uploads). Blobs younger
         than the grace period are kept: they may belong to a push not yet committed."""
         require(self.role, "admin", actor=self.actor, what="collect garbage")
+        validate.seconds("grace_seconds", grace_seconds)
         cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=grace_seconds)
         listing = list(self.blobs.listing())
         with self.store.read() as conn:
@@ -638,6 +656,7 @@ class LocalRegistry:
         return _parsed_policy(text or DEFAULT_POLICY)
 
     def _model_id(self, conn: Connection, name: str) -> int:
+        check_name("model", name)
         model_id = conn.execute(select(t.models.c.id).where(t.models.c.name == name)).scalar()
         if model_id is None:
             raise NotFoundError(f"no model named '{name}' in the registry",

@@ -14,6 +14,7 @@ from .errors import RegistryError
 STAGES = ("candidate", "staging", "production", "archived")
 LATEST = "latest"
 RESERVED = (*STAGES, LATEST)
+MAX_VERSION = 2**31 - 1  # a 32-bit integer column on PostgreSQL
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 _REF = re.compile(rf"^(?P<name>{_NAME})(?::(?P<number>[0-9]+)|@(?P<selector>{_NAME}))?$")
@@ -37,6 +38,9 @@ def parse_ref(text: str) -> Reference:
         raise RegistryError(f"'{text}' is not a registry reference",
                             hint="write name:3, name@production, name@latest or name@alias")
     number = match["number"]
+    if number is not None and (len(number) > 10 or int(number) > MAX_VERSION):
+        raise RegistryError(f"'{text[:80]}': version {number[:20]} is out of range",
+                            hint=f"versions are numbered from 1 to {MAX_VERSION}")
     return Reference(match["name"], int(number) if number is not None else None,
                      match["selector"] or LATEST)
 
@@ -48,7 +52,7 @@ def looks_like_ref(text: str) -> bool:
 
 
 def check_name(kind: str, value: str) -> str:
-    if not NAME_RE.match(value):
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value):
         raise RegistryError(f"{kind} '{value}' is not a valid name",
                             hint="letters, digits, '.', '_' and '-', starting with a letter "
                                  "or digit")

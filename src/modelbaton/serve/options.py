@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..contract.errors import BatonError
+
+#: A batch that waits longer than this for company is a configuration mistake, not a tuning.
+MAX_LATENCY_MS = 10_000.0
+#: Sizes given in megabytes (--max-body-mb, --log-roll-mb) stop at 1 TiB.
+MAX_MEGABYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -43,12 +49,23 @@ class ServeOptions:
                     "--log-roll-seconds": self.log_roll_seconds,
                     "--log-queue": self.log_queue_rows, "shadow_queue": self.shadow_queue}
         for flag, value in positive.items():
-            if value <= 0:
-                raise BatonError(f"{flag} must be positive")
-        if self.max_latency_ms < 0:
-            raise BatonError(f"--max-latency-ms must be 0 or more, got {self.max_latency_ms}")
+            if not (math.isfinite(value) and value > 0):
+                raise BatonError(f"{flag} must be positive, got {value:g}")
+        if not (math.isfinite(self.max_latency_ms)
+                and 0 <= self.max_latency_ms <= MAX_LATENCY_MS):
+            raise BatonError(f"--max-latency-ms must be 0 or more and at most "
+                             f"{MAX_LATENCY_MS:g}, got {self.max_latency_ms:g}",
+                             hint="it is how long a batch may wait for more requests")
         if not 0 <= self.port <= 65535:
             raise BatonError(f"--port must be between 0 and 65535, got {self.port}")
+
+    @staticmethod
+    def megabytes(flag: str, value: float) -> int:
+        """Bytes for a size option given in megabytes, checked before it is converted."""
+        if not (math.isfinite(value) and 0 < value <= MAX_MEGABYTES):
+            raise BatonError(f"{flag} must be positive and at most {MAX_MEGABYTES:,}, got "
+                             f"{value:g}")
+        return max(1, int(value * 1024 * 1024))
 
     @property
     def log_path(self) -> Path | None:

@@ -121,6 +121,7 @@ def infer_request(data: Any, fields: Sequence[FieldSpec],
     request_id = data.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise ApiError(400, f"'id' must be a string, got {_json_type(request_id)}")
+    _parameters(data, "the request")
     tensors = data.get("inputs")
     if not isinstance(tensors, list) or not tensors:
         raise ApiError(400, "'inputs' must be a non-empty list of tensors")
@@ -169,10 +170,19 @@ def _tensor(tensor: Any, index: int) -> tuple[str, list[int], list[Any]]:
                             f"{', '.join(sorted(DATATYPES))}")
     if not isinstance(data, list):
         raise ApiError(400, f"{where}: 'data' must be a list")
+    _parameters(tensor, where)
     values = _flatten(data) if any(isinstance(v, list) for v in data) else data
     if len(values) != int(np.prod(shape)):
         raise ApiError(400, f"{where}: {len(values)} values do not fill shape {shape}")
     return name, shape, values
+
+
+def _parameters(holder: dict[str, Any], where: str) -> None:
+    """`parameters` are free-form (unknown ones are ignored), but always an object."""
+    parameters = holder.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise ApiError(400, f"{where}: 'parameters' must be an object, got "
+                            f"{_json_type(parameters)}")
 
 
 def _flatten(data: list[Any]) -> list[Any]:

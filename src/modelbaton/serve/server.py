@@ -1,10 +1,11 @@
 """Running the app under uvicorn: one worker in this process, or N worker processes.
 
-The socket is bound and listening first, so `--port 0` picks a free port and the real
-address can be announced before serving: a client that connects at once waits in the
-backlog until the server is up, instead of being refused. Workers load the package
-themselves (options travel in an environment variable) and share Prometheus metrics
-through a multiprocess folder.
+The socket is bound and listening first (listen.py), so a bad host or a port in use is one
+line before the package loads, `--port 0` picks a free port and the real address can be
+announced before serving: a client that connects at once waits in the backlog until the
+server is up, instead of being refused. Workers load the package themselves (options
+travel in an environment variable) and share Prometheus metrics through a multiprocess
+folder.
 SIGTERM lets in-flight requests finish, then the lifespan flushes the prediction log.
 """
 
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..contract.errors import BatonError, MissingExtraError
+from ..listen import listen
 from .metrics import MULTIPROC_ENV
 from .options import ServeOptions
 
@@ -42,27 +44,27 @@ def run(options: ServeOptions, *, announce: Callable[[str, int], None]) -> None:
         log_config=_log_config(), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         lifespan="on", server_header=False,
         proxy_headers=False)  # no use of client addresses: one middleware less per request
-    if options.workers == 1:
-        from .app import create_app
+    # Host and port are checked before the package loads: a port in use is said at once.
+    with listen(options.host, options.port) as sock:
+        if options.workers == 1:
+            from .app import create_app
 
-        config = uvicorn.Config(create_app(options), **common)
-        server = uvicorn.Server(config)
-        sock = _bind(config)
-        announce(*sock.getsockname()[:2])
-        server.run(sockets=[sock])
-        if not server.started:
-            raise BatonError("the server did not start; see the log above")
-        return
-    metrics_dir = tempfile.mkdtemp(prefix="baton-metrics-")
-    os.environ[MULTIPROC_ENV] = metrics_dir
-    os.environ[OPTIONS_ENV] = options.to_json()
-    try:
-        config = uvicorn.Config("modelbaton.serve.server:worker_app", factory=True, **common)
-        sock = _bind(config)
-        announce(*sock.getsockname()[:2])
-        Multiprocess(config, sockets=[sock]).run()
-    finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+            config = uvicorn.Config(create_app(options), **common)
+            server = uvicorn.Server(config)
+            announce(*sock.getsockname()[:2])
+            server.run(sockets=[sock])
+            if not server.started:
+                raise BatonError("the server did not start; see the log above")
+            return
+        metrics_dir = tempfile.mkdtemp(prefix="baton-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+        os.environ[OPTIONS_ENV] = options.to_json()
+        try:
+            config = uvicorn.Config("modelbaton.serve.server:worker_app", factory=True, **common)
+            announce(*sock.getsockname()[:2])
+            Multiprocess(config, sockets=[sock]).run()
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def worker_app() -> Any:
@@ -71,19 +73,6 @@ def worker_app() -> Any:
 
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     return create_app(ServeOptions.from_json(os.environ[OPTIONS_ENV]))
-
-
-def _bind(config: Any) -> Any:
-    try:
-        sock = config.bind_socket()
-    except SystemExit:  # uvicorn logs the OSError and exits; say it in one line instead
-        raise BatonError(f"cannot listen on {config.host}:{config.port}",
-                         hint="is another server using the port? pick another with --port, "
-                              "or --port 0 for a free one") from None
-    # Listening before the announcement: startup (lifespan, shadow, workers) takes a while,
-    # and a client told the address must be queued, not refused, meanwhile.
-    sock.listen(config.backlog)
-    return sock
 
 
 def _log_config() -> dict[str, Any]:
