@@ -183,7 +183,13 @@ def test_concurrent_requests_are_merged_into_batches(churn):
     async def main():
         async with running(options(path, max_batch_size=64)) as client:
             answers = await asyncio.gather(*[client.post("/predict", json=[r]) for r in rows])
-            return answers, (await client.get("/metrics")).text
+            # Each batch is recorded just after its answers are sent: wait for the last one.
+            for _ in range(200):
+                metrics = (await client.get("/metrics")).text
+                if metric(metrics, "baton_batch_size_rows_sum") >= 40:
+                    break
+                await asyncio.sleep(0.05)
+            return answers, metrics
 
     answers, metrics = run(main())
     assert [a.json()["predictions"][0] for a in answers] == expected
