@@ -57,15 +57,3 @@ def human_size(n: int | float) -> str:
         n /= 1024
     return f"{n:.1f} GB"
 
-
-def write_output(path: Path, text: str) -> None:
-    """Write a command's output file atomically; a failure is one line, not a traceback."""
-    from ..contract.errors import BatonError
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise BatonError(f"cannot write {path}: {exc.strerror or exc}",
-                         hint="choose another --output") from None
