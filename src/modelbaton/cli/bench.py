@@ -56,7 +56,7 @@ def bench(
                          f"{MAX_SECONDS:g} seconds", hint=f"e.g. --duration {DEFAULT_SECONDS:g}")
     package = open_ref(ref)
     seconds = duration if duration is not None else (QUICK_SECONDS if quick else DEFAULT_SECONDS)
-    other = load_other(compare) if compare else None
+    other = load_other(compare) if compare is not None else None
     console = err if as_json else out
     with console.status(f"measuring {package.manifest.name} {package.manifest.version} "
                         f"for {seconds:g} s after loading and warm-up ..."):

@@ -298,6 +298,7 @@ def compare(
     from ..monitor.sources import open_source
     from ..package.load import load
 
+    span = parse_duration(window) if window is not None else None
     if confidence is not None and not 0 < confidence < 1:
         raise BatonError(f"--confidence {confidence} must be between 0 and 1", hint="e.g. 0.95")
     if min_agreement is not None and not 0 <= min_agreement <= 1:
@@ -320,7 +321,7 @@ def compare(
                                      criteria=[cmp.parse_criterion(c) for c in criterion],
                                      confidence=confidence, min_agreement=min_agreement,
                                      latency_p99_ms=latency_p99_ms)
-    source = open_source(data, window=parse_duration(window) if window is not None else None)
+    source = open_source(data, window=span)
     if "role" in source.raw_columns:
         result = cmp.compare_shadow(cand, champ, source, labels=labels, label_file=label_file,
                                     criteria=criteria, resamples=bootstrap, slice_by=slice_by)

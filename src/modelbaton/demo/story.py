@@ -250,6 +250,9 @@ class _Environ:
 
 def prepare(workdir: Path) -> None:
     """Write the project: feature code, training script, traffic script, draft, data."""
+    if workdir.exists() and not workdir.is_dir():
+        raise BatonError(f"{workdir} is a file, not a folder for the demo",
+                         hint="give an empty or new folder")
     if workdir.exists():
         if not (workdir / MARKER).exists() and any(workdir.iterdir()):
             raise BatonError(f"{workdir} exists and is not a demo folder",

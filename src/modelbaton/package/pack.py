@@ -103,6 +103,16 @@ def pack(
     """
     if model_input not in (None, "dataframe", "array"):
         raise BatonError(f"model_input must be 'dataframe' or 'array', not {model_input!r}")
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise BatonError(f"path must name the package folder or .baton file, not {path!r}")
+    for argument, value in (("name", name), ("version", version)):
+        if not isinstance(value, str) or not value.strip():
+            raise BatonError(f"{argument} must be a non-empty string, not {value!r}",
+                             hint='e.g. pack(model, "out/churn", name="churn", version="1.0")')
+    if parent_version is not None and (not isinstance(parent_version, str)
+                                       or not parent_version.strip()):
+        raise BatonError(f"parent_version must name the version this one replaces (e.g. "
+                         f"'churn:3'), not {parent_version!r}")
     target = Path(path)
     draft = _draft(handoff, sections, name=name, version=version, description=description)
     if target.exists() and not overwrite:

@@ -100,7 +100,7 @@ def key_id_of(private_key: Any) -> str:
 def generate_key(name: str | None = None, out: Path | None = None) -> tuple[Key, Path, Path]:
     """A new key pair: private key file (0600), public key file, public key trusted."""
     ed25519, serialization = _ed25519(), _serialization()
-    name = name or current_user()
+    name = current_user() if name is None else name
     if not name.strip() or any(c in name for c in "/\\\0") or name.startswith("."):
         raise BatonError(f"key name '{name}' cannot name a file",
                          hint="use letters, digits, '-' and '_', e.g. --name dana")
