@@ -23,6 +23,11 @@ def print_json(data: Any) -> None:
 def open_ref(ref: str, *, verify: bool = True) -> Package:
     """A package from a folder, a `.baton` file or a registry reference (`name:3`,
     `name@production`), which is pulled into the local cache first."""
+    if not ref.strip():  # Path("") would be the current folder
+        from ..contract.errors import PackageError
+
+        raise PackageError("the package argument is empty",
+                           hint="give a package folder, a .baton file or a reference")
     path = Path(ref)
     if is_registry_ref(ref):
         from ..registry import resolve
