@@ -204,7 +204,6 @@ def monitor(
     if grafana is not None:
         from ..monitor.grafana import dashboard
 
-        output_path(grafana, "--grafana")
         write_text(grafana, json.dumps(dashboard(), indent=2) + "\n", option="--grafana")
         out.print(f"wrote the Grafana dashboard to {grafana} (import it and pick the "
                   "Prometheus data source)")
