@@ -317,3 +317,193 @@ def test_debug_shows_the_traceback(cli, package):
     (package / "data" / "golden.json").unlink()
     with pytest.raises(modelbaton.BatonError):
         cli("inspect", package, "--debug")
+
+
+# --- the table: every command, every kind of bad input -----------------------------------
+#
+# Each row is a command line with placeholders ({pkg}: the packed iris model, shared and
+# never changed; {tmp}: a fresh folder; {csv}: valid inputs; {dir}: an empty folder;
+# {garbage}: random bytes named .csv; {model}: the saved model), the fragments its one-line
+# error must hold, and an output path (under {tmp}) that must not exist afterwards.
+
+BAD_INPUT = [
+    # Click's usage errors: one line, the command and where to read more.
+    ("unknown-option", ["inspect", "{pkg}", "--nope"],
+     ["baton inspect: no such option: --nope", "`baton inspect --help`"], None),
+    ("missing-argument", ["inspect"], ["baton inspect: missing argument"], None),
+    ("unknown-command", ["inspekt"], ["no such command 'inspekt'", "Did you mean 'inspect'?"],
+     None),
+    ("not-a-number", ["bench", "{pkg}", "--duration", "abc", "--no-write"],
+     ["baton bench: invalid value for '--duration'"], None),
+    ("missing-required-option", ["pack", "{model}", "--out", "{tmp}/pkg"],
+     ["baton pack: missing option '--sample'"], "pkg"),
+    # Files that are folders, binary or missing.
+    ("predict-input-folder", ["predict", "{pkg}", "--input", "{dir}"],
+     ["data file", "is a folder, not a file"], None),
+    ("predict-input-binary", ["predict", "{pkg}", "--input", "{garbage}"],
+     ["garbage.csv:", "not a readable CSV file", "UTF-8"], None),
+    ("pack-sample-folder", ["pack", "{model}", "--sample", "{dir}", "--out", "{tmp}/pkg",
+                            "--name", "a", "--version", "1"],
+     ["data file", "is a folder, not a file"], "pkg"),
+    ("pack-model-folder", ["pack", "{dir}", "--sample", "{csv}", "--out", "{tmp}/pkg",
+                           "--name", "a", "--version", "1"],
+     ["model file", "is a folder, not a file"], "pkg"),
+    ("pack-binary-requirements", ["pack", "{model}", "--sample", "{csv}", "--out", "{tmp}/pkg",
+                                  "--name", "a", "--version", "1", "--requirements",
+                                  "{garbage}"],
+     ["requirements file", "garbage.csv is not UTF-8 text"], "pkg"),
+    ("pack-empty-parent-version", ["pack", "{model}", "--sample", "{csv}", "--out",
+                                   "{tmp}/pkg", "--name", "a", "--version", "1",
+                                   "--parent-version", ""],
+     ["parent_version must name the version this one replaces"], "pkg"),
+    ("check-config-folder", ["check", "{pkg}", "--no-receipt", "--config", "{dir}"],
+     ["config file", "is a folder, not a file"], None),
+    ("check-config-binary", ["check", "{pkg}", "--no-receipt", "--config", "{garbage}"],
+     ["config file", "garbage.csv is not UTF-8 text"], None),
+    ("pack-draft-folder", ["pack", "{model}", "--sample", "{csv}", "--out", "{tmp}/pkg",
+                           "--config", "{dir}"], ["manifest", "is a folder, not a file"], "pkg"),
+    ("inspect-empty-argument", ["inspect", ""], ["the package argument is empty"], None),
+    ("sign-key-folder", ["sign", "{pkg}", "--key", "{dir}"],
+     ["key file", "is a folder, not a file"], None),
+    ("drift-current-binary", ["drift", "{pkg}", "{garbage}"],
+     ["garbage.csv: not a readable CSV file"], None),
+    # Outputs into a folder that does not exist, or onto a folder: nothing is written.
+    ("pack-out-missing-folder", ["pack", "{model}", "--sample", "{csv}", "--out",
+                                 "{tmp}/no/pkg", "--name", "a", "--version", "1"],
+     ["cannot pack into", "no/pkg: the folder", "does not exist", "mkdir -p"], "no"),
+    ("predict-output-missing-folder", ["predict", "{pkg}", "--input", "{csv}", "--output",
+                                       "{tmp}/no/out.csv"],
+     ["--output", "no/out.csv: the folder", "does not exist"], "no"),
+    ("predict-output-folder", ["predict", "{pkg}", "--input", "{csv}", "--output", "{dir}.csv"],
+     ["--output", "is a folder"], None),
+    ("check-json-missing-folder", ["check", "{pkg}", "--no-receipt", "-f", "json", "-o",
+                                   "{tmp}/no/check.json"], ["--output", "does not exist"], "no"),
+    ("check-junit-missing-folder", ["check", "{pkg}", "--no-receipt", "-f", "junit", "-o",
+                                    "{tmp}/no/junit.xml"], ["--output", "does not exist"], "no"),
+    ("check-output-folder", ["check", "{pkg}", "--no-receipt", "-f", "markdown", "-o", "{dir}"],
+     ["--output", "is a folder"], None),
+    ("report-markdown-missing-folder", ["report", "{pkg}", "-f", "markdown", "-o",
+                                        "{tmp}/no/card.md"], ["--output", "does not exist"],
+     "no"),
+    ("drift-html-missing-folder", ["drift", "{pkg}", "{csv}", "--html", "{tmp}/no/d.html"],
+     ["--html", "no/d.html: the folder", "does not exist"], "no"),
+    ("drift-html-folder", ["drift", "{pkg}", "{csv}", "--html", "{dir}"],
+     ["--html", "is a folder"], None),
+    ("grafana-missing-folder", ["monitor", "--grafana", "{tmp}/no/g.json"],
+     ["--grafana", "does not exist"], "no"),
+    ("keys-out-missing-folder", ["keys", "generate", "--name", "k", "--out", "{tmp}/no/k.pem"],
+     ["--out", "does not exist"], "no"),
+    ("keys-name-with-a-path", ["keys", "generate", "--name", "../../k"],
+     ["key name '../../k' cannot name a file"], None),
+    ("keys-empty-name", ["keys", "generate", "--name", "", "--out", "{tmp}/k.pem"],
+     ["key name '' cannot name a file"], "k.pem"),
+    ("export-missing-folder", ["export", "mlflow", "{pkg}", "{tmp}/no/model"],
+     ["cannot export to", "does not exist"], "no"),
+    # Numbers: empty, zero, negative, NaN, infinite, absurd.
+    ("bench-duration-nan", ["bench", "{pkg}", "--duration", "nan", "--no-write"],
+     ["--duration nan must be more than 0"], None),
+    ("bench-duration-huge", ["bench", "{pkg}", "--duration", "1e400", "--no-write"],
+     ["--duration inf must be more than 0 and at most 3600 seconds"], None),
+    ("bench-duration-negative", ["bench", "{pkg}", "--duration", "-1", "--no-write"],
+     ["--duration -1 must be more than 0"], None),
+    ("bench-compare-empty", ["bench", "{pkg}", "--compare", "", "--no-write"],
+     ["--compare is empty"], None),
+    ("drift-window-empty", ["drift", "{pkg}", "{csv}", "--window", ""],
+     ["--window '' is not a duration"], None),
+    ("drift-window-zero", ["drift", "{pkg}", "{csv}", "--window", "0h"],
+     ["--window '0h' is not a duration"], None),
+    ("drift-window-absurd", ["drift", "{pkg}", "{csv}", "--window", "99999999999999999999d"],
+     ["--window '99999999999999999999d' is longer than a century"], None),
+    ("drift-threshold-nan", ["drift", "{pkg}", "{csv}", "--threshold", "psi_alert=nan"],
+     ["--threshold psi_alert: 'nan' must be a number of 0 or more"], None),
+    ("drift-threshold-negative", ["drift", "{pkg}", "{csv}", "--threshold", "min_rows=-5"],
+     ["--threshold min_rows: '-5' must be a number of 0 or more"], None),
+    ("monitor-every-zero", ["monitor", "{pkg}", "{dir}", "--every", "0"],
+     ["--every '0' is not a duration"], None),
+    ("monitor-every-absurd", ["monitor", "{pkg}", "{dir}", "--every", "99999999999999999999d"],
+     ["--every", "is longer than a century"], None),
+    ("monitor-runs-negative", ["monitor", "{pkg}", "{dir}", "--runs", "-3"],
+     ["--runs -3 must be at least 1"], None),
+    ("monitor-port-out-of-range", ["monitor", "{pkg}", "{dir}", "--port", "99999"],
+     ["--port 99999 is not a TCP port"], None),
+    ("monitor-webhook-not-http", ["monitor", "{pkg}", "{dir}", "--webhook", "ftp://x/y"],
+     ["--webhook 'ftp://x/y' is not an http(s) URL"], None),
+    ("monitor-webhook-empty-secret-env", ["monitor", "{pkg}", "{dir}", "--webhook",
+                                          "http://127.0.0.1:9/x", "--secret-env", ""],
+     ["--secret-env is empty"], None),
+    ("monitor-log-is-a-file", ["monitor", "{pkg}", "{csv}", "--once"],
+     ["the prediction log folder", "is a file"], None),
+    ("compare-bootstrap-absurd", ["compare", "{pkg}", "{pkg}", "{csv}", "--bootstrap",
+                                  "99999999999999999999"],
+     ["--bootstrap 99999999999999999999 must be between 100 and 100,000"], None),
+    ("compare-latency-nan", ["compare", "{pkg}", "{pkg}", "{csv}", "--latency-p99-ms", "nan"],
+     ["--latency-p99-ms nan must be a positive number"], None),
+    ("compare-window-empty", ["compare", "{pkg}", "{pkg}", "{csv}", "--window", ""],
+     ["--window '' is not a duration"], None),
+    # verify's flags are checked before any clean room is built.
+    ("verify-env-manager-empty", ["verify", "{pkg}", "--env-manager", ""],
+     ["--env-manager '' is not one of uv, venv, local"], None),
+    ("verify-python-empty", ["verify", "{pkg}", "--python", ""], ["--python is empty"], None),
+    ("verify-python-not-a-program", ["verify", "{pkg}", "--python", "{csv}"],
+     ["--python", "good.csv is not an executable program"], None),
+    ("demo-folder-is-a-file", ["demo", "{csv}"], ["good.csv is a file, not a folder"], None),
+]
+
+
+@pytest.mark.parametrize("args, fragments, leftover",
+                         [pytest.param(*row[1:], id=row[0]) for row in BAD_INPUT])
+def test_bad_input_table(cli, packed, saved_model, tmp_path, args, fragments, leftover):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty.csv").mkdir()  # a folder where an output file would go
+    (tmp_path / "garbage.csv").write_bytes(bytes(range(256)) * 8)
+    write_csv(tmp_path / "good.csv", HEADER, "5.1,3.5,1.4,0.2", "6.2,2.9,4.3,1.3")
+    places = {"{pkg}": str(packed[0]), "{tmp}": str(tmp_path), "{dir}": str(tmp_path / "empty"),
+              "{csv}": str(tmp_path / "good.csv"), "{garbage}": str(tmp_path / "garbage.csv"),
+              "{model}": str(saved_model)}
+    argv = []
+    for arg in args:
+        for key, value in places.items():
+            arg = arg.replace(key, value)
+        argv.append(arg)
+    assert_error(cli(*argv), *fragments)
+    if leftover is not None:
+        assert not (tmp_path / leftover).exists()
+    # Nothing half-written beside the outputs either: no temporary or staging files.
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_usage_errors_keep_help_working(cli):
+    result = cli("drift", "--help")
+    assert result.code == 0 and "--window" in result.out and result.err == ""
+
+
+def test_an_atomic_output_is_whole_or_absent(tmp_path):
+    from modelbaton.contract.errors import BatonError
+    from modelbaton.contract.files import atomic_output, write_text
+
+    target = write_text(tmp_path / "out.txt", "first\n")
+    with pytest.raises(BatonError, match="cannot write"):
+        with atomic_output(target) as tmp:
+            tmp.write_text("half of the sec")
+            raise OSError(28, "No space left on device")
+    assert target.read_text() == "first\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"version": None}, "version must be a non-empty string, not None"),
+    ({"name": ""}, "name must be a non-empty string, not ''"),
+    ({"path": None}, "path must name the package folder or .baton file, not None"),
+    ({"parent_version": " "}, "parent_version must name the version this one replaces"),
+    ({"path": "no/such/folder/pkg"}, "the folder no/such/folder does not exist"),
+    ({"requirements": "no-such.lock"}, "requirements file no-such.lock does not exist"),
+], ids=["version-none", "name-empty", "path-none", "parent-version-blank", "missing-folder",
+        "missing-requirements"])
+def test_pack_api_arguments(packed, iris, tmp_path, monkeypatch, kwargs, fragment):
+    monkeypatch.chdir(tmp_path)
+    arguments = {"path": "pkg", "sample_input": iris[0], "name": "iris", "version": "1",
+                 **kwargs}
+    with pytest.raises(modelbaton.BatonError) as info:
+        modelbaton.pack(packed[1], **arguments)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []

@@ -164,8 +164,12 @@ def test_bad_input_is_named(cli, models, tmp_path):
     result = cli("compare", models["candidate"], models["candidate"], holdout)
     assert result.code == 2 and "are the same package" in result.err
     result = cli("compare", models["candidate"], models["champion"], holdout, "--criterion",
-                 "auc:x")
-    assert result.code == 2 and "--criterion 'auc:x' is not METRIC[:MAX_DROP]" in result.err
+                 "roc_auc:x")
+    assert result.code == 2 and "--criterion 'roc_auc:x' is not METRIC[:MAX_DROP]" in result.err
+    result = cli("compare", models["candidate"], models["champion"], holdout, "--criterion",
+                 "auc:0.01")
+    assert result.code == 2 and "unknown metric 'auc'" in result.err \
+        and "did you mean roc_auc?" in result.err
     code, result = compare_json(cli, models["candidate"], models["champion"], holdout,
                                 "--labels", "defaulted", "--criterion", "rmse")
     [rmse] = [c for c in result["criteria"] if c["criterion"].startswith("rmse")]

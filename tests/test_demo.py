@@ -18,6 +18,9 @@ def test_the_demo_tells_the_whole_handoff(cli, tmp_path, monkeypatch):
     for variable in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
         monkeypatch.setenv(variable, "http://127.0.0.1:9")
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    # A registry configured for the user's real work is neither needed nor written to.
+    monkeypatch.setenv("BATON_REGISTRY", "postgresql://127.0.0.1:9/elsewhere")
+    monkeypatch.setenv("BATON_BLOBS", str(tmp_path / "foreign-blobs"))
     workdir = tmp_path / "baton-demo"
     result = cli("demo", workdir)
     assert result.code == 0, result.out[-3000:] + result.err[-3000:]
@@ -52,7 +55,10 @@ def test_the_demo_tells_the_whole_handoff(cli, tmp_path, monkeypatch):
     assert str(workdir / "handoff-report.html") in out.replace("\n", "")
 
     # The registry it leaves: version 2 rolled back, version 1 serving again.
+    monkeypatch.delenv("BATON_REGISTRY")
+    monkeypatch.delenv("BATON_BLOBS")
     monkeypatch.setenv("BATON_HOME", str(workdir / ".baton"))
     versions = {v["number"]: v for v in json.loads(cli("ls", "biopsy-triage", "--json").out)}
     assert versions[1]["stage"] == "production" and versions[1]["pushed_by"] == "dana"
     assert versions[2]["stage"] == "archived" and versions[2]["rolled_back_at"]
+    assert not (tmp_path / "foreign-blobs").exists()

@@ -144,7 +144,8 @@ def test_webhook_needs_a_secret_and_a_url(cli, drifted_log, machine, monkeypatch
     monkeypatch.delenv("BATON_WEBHOOK_SECRET", raising=False)
     result = cli("monitor", package.root, drifted_log, "--once", "--webhook",
                  "http://127.0.0.1:9/x")
-    assert result.code == 2 and "a webhook needs a signing secret" in result.err
+    assert result.code == 2 and "--webhook needs a signing secret in $BATON_WEBHOOK_SECRET" \
+        in result.err
     monkeypatch.setenv("BATON_WEBHOOK_SECRET", SECRET)
     result = cli("monitor", package.root, drifted_log, "--once", "--webhook", "ftp://x/y")
     assert result.code == 2 and "is not an http(s) URL" in result.err

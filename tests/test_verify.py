@@ -172,7 +172,7 @@ def test_signed_receipt_names_the_verifier(cli, pkg, tmp_path):
 def test_unusable_input_exits_2(cli, pkg, tmp_path):
     assert "does not exist" in cli("verify", tmp_path / "nope", *LOCAL).err
     result = cli("verify", pkg, "--env-manager", "conda")
-    assert result.code == 2 and "unknown environment manager 'conda'" in result.err
+    assert result.code == 2 and "--env-manager 'conda' is not one of uv, venv, local" in result.err
     result = cli("verify", pkg, "--python", "2.1")
     assert result.code == 2 and "no Python interpreter matches '2.1'" in result.err
     assert "pass --python with another version or a path" in result.err

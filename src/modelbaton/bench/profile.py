@@ -156,6 +156,8 @@ def deltas(measured: dict[str, Any], other: dict[str, Any]) -> list[dict[str, An
 
 def load_other(ref: str) -> dict[str, Any]:
     """Measured figures of another package (folder, `.baton`) or of a bench receipt."""
+    if not ref.strip():
+        raise BatonError("--compare is empty", hint="give a package or a bench receipt (.json)")
     path = Path(ref)
     if path.suffix == ".json":
         try:

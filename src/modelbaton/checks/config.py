@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..contract.errors import BatonError
+from ..contract.files import input_file, read_text
 from .rule import RULES, Rule, Severity
 
 if sys.version_info >= (3, 11):
@@ -79,8 +80,7 @@ def load_config(path: Path | None) -> Config:
     """Read and validate a config file; None gives the defaults."""
     if path is None:
         return Config()
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+    input_file(path, "config file", error=ConfigError)
     data = _read(path)
     table = data if path.name != "pyproject.toml" else data.get("tool", {}).get("baton", {})
     where = f"{path}" + ("[tool.baton]" if path.name == "pyproject.toml" else "")
@@ -161,9 +161,8 @@ def _match(rule_id: str, keys: Iterable[str]) -> str | None:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    text = read_text(path, "config file", error=ConfigError)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from None

@@ -23,6 +23,11 @@ def print_json(data: Any) -> None:
 def open_ref(ref: str, *, verify: bool = True) -> Package:
     """A package from a folder, a `.baton` file or a registry reference (`name:3`,
     `name@production`), which is pulled into the local cache first."""
+    if not ref.strip():  # Path("") would be the current folder
+        from ..contract.errors import PackageError
+
+        raise PackageError("the package argument is empty",
+                           hint="give a package folder, a .baton file or a reference")
     path = Path(ref)
     if is_registry_ref(ref):
         from ..registry import resolve
@@ -57,15 +62,3 @@ def human_size(n: int | float) -> str:
         n /= 1024
     return f"{n:.1f} GB"
 
-
-def write_output(path: Path, text: str) -> None:
-    """Write a command's output file atomically; a failure is one line, not a traceback."""
-    from ..contract.errors import BatonError
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise BatonError(f"cannot write {path}: {exc.strerror or exc}",
-                         hint="choose another --output") from None

@@ -17,9 +17,13 @@ from ..bench.profile import (
     measure,
     record,
 )
-from ..contract.errors import PackageError
+from ..contract.errors import BatonError, PackageError
 from ..package.amend import amend
 from ._common import err, human_size, is_registry_ref, open_ref, out, print_json
+
+
+#: An hour of measurement is far past what any percentile needs; more is a typo.
+MAX_SECONDS = 3600.0
 
 
 def register(app: typer.Typer) -> None:
@@ -47,9 +51,12 @@ def bench(
     if not no_write and is_registry_ref(ref):
         raise PackageError(f"{ref} is a registered version, which never changes",
                            hint="bench the package folder before pushing it, or pass --no-write")
+    if duration is not None and not 0 < duration <= MAX_SECONDS:
+        raise BatonError(f"--duration {duration:g} must be more than 0 and at most "
+                         f"{MAX_SECONDS:g} seconds", hint=f"e.g. --duration {DEFAULT_SECONDS:g}")
     package = open_ref(ref)
     seconds = duration if duration is not None else (QUICK_SECONDS if quick else DEFAULT_SECONDS)
-    other = load_other(compare) if compare else None
+    other = load_other(compare) if compare is not None else None
     console = err if as_json else out
     with console.status(f"measuring {package.manifest.name} {package.manifest.version} "
                         f"for {seconds:g} s after loading and warm-up ..."):

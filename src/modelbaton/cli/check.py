@@ -14,8 +14,9 @@ from ..checks import RULES, find_config, load_config, run_checks, write_check_re
 from ..checks.config import known_rule
 from ..checks.formats import FORMATS, print_text, rules_markdown
 from ..contract.errors import BatonError
+from ..contract.files import output_path, write_text
 from ..package.archive import is_archive
-from ._common import err, is_registry_ref, keep_receipt, open_ref, out, print_json, write_output
+from ._common import err, is_registry_ref, keep_receipt, open_ref, out, print_json
 
 CHECK_FORMATS = tuple(FORMATS)
 
@@ -50,6 +51,8 @@ def check(
     format = "json" if as_json else format
     if format not in CHECK_FORMATS:
         raise BatonError(f"unknown format '{format}'", hint=f"use {', '.join(CHECK_FORMATS)}")
+    if output is not None:
+        output_path(output)
     package = open_ref(ref)
     settings = load_config(config or find_config(package.root, Path.cwd()))
     registered = is_registry_ref(ref)  # its receipt goes to the registry
@@ -64,7 +67,7 @@ def check(
         keep_receipt(ref, recorded)
 
     if output is not None:
-        write_output(output, FORMATS[format](result))
+        write_text(output, FORMATS[format](result))
     if format == "text" or output is not None:
         print_text(result, out)
         if settings.source:

@@ -20,6 +20,11 @@ def demo(
     = Path("baton-demo"),
 ) -> None:
     """Run the end-to-end handoff demo on the embedded defaults (SQLite registry, local files)."""
+    if not str(workdir).strip() or workdir == Path("."):
+        from ..contract.errors import BatonError
+
+        raise BatonError("the demo needs a folder of its own, not the current one",
+                         hint="baton demo baton-demo")
     from ..demo import run_demo
     from .main import run
 

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import typer
 from rich.markup import escape
+from typer import Abort
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # Typer vendors Click
 
 from ..contract.errors import BatonError
 from . import bench, bridge, check, demo, diff, monitor, package, registry, report, serve, verify
@@ -33,6 +35,8 @@ serve.register(app)
 
 #: Exit code of a bug of ours, distinct from 1 (a finding: failed check, drift alert, ...).
 INTERNAL_ERROR = 70
+#: Exit code of a command line Click cannot parse, the same as any other bad input.
+USAGE_ERROR = 2
 
 
 @functools.cache
@@ -46,10 +50,23 @@ def run(argv: Sequence[str]) -> int:
     args = [a for a in argv if a != "--debug"]
     debug = len(args) != len(argv)
     try:
-        _command().main(args=args, prog_name="baton", standalone_mode=True)
+        # Not standalone: Click's usage errors reach us to be printed as one line.
+        code = _command().main(args=args, prog_name="baton", standalone_mode=False)
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except NoArgsIsHelpError as exc:  # `baton` or a group alone: the help is the answer
+        exc.show()
+        return exc.exit_code
+    except UsageError as exc:
+        if debug:
+            raise
+        err.print(f"[bold red]error:[/] {escape(usage_message(exc))}", markup=True,
+                  highlight=False, soft_wrap=True)
+        return USAGE_ERROR
+    except Abort:
+        err.print("aborted")
+        return 1
     except BatonError as exc:
         if debug:
             raise
@@ -67,7 +84,15 @@ def run(argv: Sequence[str]) -> int:
                   "(run again with --debug for the traceback, and please report it)",
                   markup=True, highlight=False, soft_wrap=True)
         return INTERNAL_ERROR
-    return 0
+    return code if isinstance(code, int) else 0
+
+
+def usage_message(exc: UsageError) -> str:
+    """Click's complaint about the command line as one line, with where to read more."""
+    message = " ".join(exc.format_message().split())
+    message = message[:1].lower() + message[1:]
+    command = exc.ctx.command_path if exc.ctx is not None else "baton"
+    return f"{command}: {message.rstrip('.')} (hint: `{command} --help` lists what it takes)"
 
 
 def main() -> None:

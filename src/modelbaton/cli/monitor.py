@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -9,6 +10,7 @@ import typer
 from rich.table import Table as RichTable
 
 from ..contract.errors import BatonError
+from ..contract.files import output_path, write_text
 from ._common import err, keep_receipt, open_ref, out, print_json
 
 
@@ -27,6 +29,11 @@ AllowPickle = Annotated[bool, typer.Option("--allow-pickle", help="Accept a pick
 ThresholdOption = Annotated[list[str], typer.Option(
     "--threshold", help="Override a monitoring.drift threshold, e.g. psi_alert=0.2; "
                         "repeatable.")]
+
+#: Bounds of compare's effort options: fewer resamples give no interval worth the name,
+#: more only make the command look hung.
+MIN_RESAMPLES, MAX_RESAMPLES = 100, 100_000
+MAX_LATENCY_ROWS = 100_000
 
 _STYLE = {"ok": "green", "warning": "yellow", "drift": "bold red", "missing": "red",
           "unavailable": "red"}
@@ -55,9 +62,11 @@ def drift(
     from ..monitor.report import write_html
     from ..monitor.sources import open_source
 
+    span = parse_duration(window) if window is not None else None
+    until = parse_instant(end) if end is not None else None
+    if html is not None:
+        output_path(html, "--html")
     package = open_ref(ref)
-    span = parse_duration(window) if window else None
-    until = parse_instant(end) if end else None
     if until is not None and span is None:
         raise BatonError("--end needs --window", hint="e.g. --window 1h --end 2026-05-01T12:00Z")
     thresholds = drift_mod.Thresholds.declared(package.manifest.monitoring,
@@ -108,9 +117,12 @@ def parse_thresholds(items: list[str]) -> dict[str, Any]:
             raise BatonError(f"--threshold '{item}' is not NAME=VALUE with a known name",
                              hint=f"names: {', '.join(names)}")
         try:
-            values[name] = int(text) if name == "min_rows" else float(text)
+            value = int(text) if name == "min_rows" else float(text)
         except ValueError:
             raise BatonError(f"--threshold {name}: '{text}' is not a number") from None
+        if not math.isfinite(value) or value < 0:
+            raise BatonError(f"--threshold {name}: '{text}' must be a number of 0 or more")
+        values[name] = value
     return values
 
 
@@ -192,27 +204,45 @@ def monitor(
     if grafana is not None:
         from ..monitor.grafana import dashboard
 
-        grafana.write_text(json.dumps(dashboard(), indent=2) + "\n", encoding="utf-8")
+        write_text(grafana, json.dumps(dashboard(), indent=2) + "\n", option="--grafana")
         out.print(f"wrote the Grafana dashboard to {grafana} (import it and pick the "
                   "Prometheus data source)")
         return
     if ref is None or log_dir is None:
         raise BatonError("baton monitor needs a package and the prediction log folder",
                          hint="baton monitor PKG LOG_DIR [--every 5m --window 1h]")
+    from ..monitor import alerts
     from ..monitor._time import parse_duration
     from ..monitor.drift import Thresholds
     from ..monitor.scheduler import Monitor
 
-    package = open_ref(ref)
     interval = parse_duration(every, option="--every")
     span = parse_duration(window)
     if runs is not None and runs < 1:
-        raise BatonError("--runs must be at least 1")
+        raise BatonError(f"--runs {runs} must be at least 1")
+    if not 0 <= port <= 65535:
+        raise BatonError(f"--port {port} is not a TCP port", hint="use 0 to 65535 (0: any "
+                                                                   "free port)")
+    secret = None
+    if webhook is not None:
+        alerts.check_url(webhook)
+        if not secret_env.strip():
+            raise BatonError("--secret-env is empty", hint="name the environment variable "
+                                                           "that holds the webhook secret")
+        secret = os.environ.get(secret_env)
+        if not secret:
+            raise BatonError(f"--webhook needs a signing secret in ${secret_env}, which is "
+                             "unset or empty", hint=f"export {secret_env}=... (the receiver "
+                                                    f"checks {alerts.SIGNATURE_HEADER} with it)")
+    if log_dir.exists() and not log_dir.is_dir():  # a missing one may not be written yet
+        raise BatonError(f"the prediction log folder {log_dir} is a file",
+                         hint="give the folder `baton serve --log-dir` writes to")
+    package = open_ref(ref)
     predictor = _predictor(package, predict, allow_pickle)
     watcher = Monitor(package, log_dir, span,
                       thresholds=Thresholds.declared(package.manifest.monitoring,
                                                      **parse_thresholds(threshold)),
-                      webhook=webhook, secret=os.environ.get(secret_env) if webhook else None,
+                      webhook=webhook, secret=secret,
                       predictor=predictor, say=lambda text: err.print(text, markup=False))
     if once:
         report = watcher.run_once()
@@ -267,14 +297,20 @@ def compare(
     from ..monitor.sources import open_source
     from ..package.load import load
 
+    span = parse_duration(window) if window is not None else None
     if confidence is not None and not 0 < confidence < 1:
         raise BatonError(f"--confidence {confidence} must be between 0 and 1", hint="e.g. 0.95")
     if min_agreement is not None and not 0 <= min_agreement <= 1:
         raise BatonError(f"--min-agreement {min_agreement} must be between 0 and 1")
-    if bootstrap < 100:
-        raise BatonError("--bootstrap must be at least 100 resamples")
-    if latency_rows < 1:
-        raise BatonError("--latency-rows must be at least 1")
+    if latency_p99_ms is not None and not 0 < latency_p99_ms < math.inf:
+        raise BatonError(f"--latency-p99-ms {latency_p99_ms} must be a positive number of "
+                         "milliseconds")
+    if not MIN_RESAMPLES <= bootstrap <= MAX_RESAMPLES:
+        raise BatonError(f"--bootstrap {bootstrap} must be between {MIN_RESAMPLES} and "
+                         f"{MAX_RESAMPLES:,} resamples", hint="1000 is plenty for a 95% interval")
+    if not 1 <= latency_rows <= MAX_LATENCY_ROWS:
+        raise BatonError(f"--latency-rows {latency_rows} must be between 1 and "
+                         f"{MAX_LATENCY_ROWS:,}")
     cand, champ = open_ref(candidate), open_ref(champion)
     if cand.digest == champ.digest:
         raise BatonError("the candidate and the champion are the same package",
@@ -284,7 +320,7 @@ def compare(
                                      criteria=[cmp.parse_criterion(c) for c in criterion],
                                      confidence=confidence, min_agreement=min_agreement,
                                      latency_p99_ms=latency_p99_ms)
-    source = open_source(data, window=parse_duration(window) if window else None)
+    source = open_source(data, window=span)
     if "role" in source.raw_columns:
         result = cmp.compare_shadow(cand, champ, source, labels=labels, label_file=label_file,
                                     criteria=criteria, resamples=bootstrap, slice_by=slice_by)

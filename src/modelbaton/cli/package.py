@@ -11,11 +11,12 @@ import typer
 from rich.table import Table as RichTable
 
 from ..contract.errors import BatonError, DataError
+from ..contract.files import output_path, write_text
 from ..contract.io import MANIFEST_NAME
 from ..contract.manifest import Manifest, is_todo
 from ..contract.scaffold import scaffold
 from ..contract.schema import interface_avro_schema, interface_json_schema, manifest_schema_text
-from ..data.table import python_values, read_table, to_records, write_table
+from ..data.table import OUTPUT_FORMATS, python_values, read_table, to_records, write_table
 from ..flavors import read_model_file
 from ..package.load import load
 from ..package.pack import pack as pack_package
@@ -39,7 +40,7 @@ def init(
     """Scaffold a baton.yaml draft with one line of guidance per handoff section."""
     if path.exists() and not force:
         raise BatonError(f"{path} already exists", hint="pass --force to overwrite it")
-    path.write_text(scaffold(name, version), encoding="utf-8")
+    write_text(path, scaffold(name, version), option="the draft path")
     out.print(f"wrote {path}: fill in every TODO, then `baton pack MODEL --config {path} "
               "--sample DATA --out PKG`")
 
@@ -222,10 +223,11 @@ def predict(
     """Batch scoring: validate a file against the interface and write the predictions."""
     if format not in ("jsonl", "csv"):
         raise BatonError(f"unknown format '{format}'", hint="use jsonl or csv")
-    if output is not None and output.suffix.lower() not in (".csv", ".parquet", ".pq",
-                                                            ".jsonl", ".ndjson"):
-        raise BatonError(f"{output}: unsupported output type '{output.suffix}'",
-                         hint="use .csv, .parquet or .jsonl")
+    if output is not None:
+        if output.suffix.lower() not in OUTPUT_FORMATS:
+            raise BatonError(f"{output}: unsupported output type '{output.suffix}'",
+                             hint="use .csv, .parquet or .jsonl")
+        output_path(output)
     predictor = load(open_ref(ref), allow_pickle=allow_pickle)
     types = {f.name: f.type for f in predictor.inputs}
     table = read_table(input_path, types={**types, **dict.fromkeys(keep, "string")})

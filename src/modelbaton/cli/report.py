@@ -10,7 +10,8 @@ import typer
 
 from ..checks import find_config, load_config
 from ..contract.errors import BatonError
-from ._common import open_ref, out, print_json, write_output
+from ..contract.files import output_path, write_text
+from ._common import open_ref, out, print_json
 
 REPORT_FORMATS = {"html": "report.html", "markdown": "model-card.md"}
 
@@ -37,18 +38,21 @@ def report(
     """Write the handoff report a receiving engineer can act on without a meeting."""
     if format not in REPORT_FORMATS:
         raise BatonError(f"unknown format '{format}'", hint="use html or markdown")
+    to_stdout = output is not None and str(output) == "-"
+    if output is not None and not to_stdout:
+        output_path(output)
     from ..report import html_report, model_card  # Jinja2 loads only when a report is made
 
     package = open_ref(ref)
     settings = load_config(config or find_config(package.root, Path.cwd()))
     text = html_report(package, config=settings) if format == "html" \
         else model_card(package, license=license, config=settings)
-    if output is not None and str(output) == "-":
+    if to_stdout:
         sys.stdout.write(text)
         return
     path = output or Path(f"{package.manifest.name}-{package.manifest.version}."
                           f"{REPORT_FORMATS[format]}")
-    write_output(path, text)
+    write_text(path, text)
     if as_json:
         print_json({"path": str(path), "format": format, "bytes": len(text.encode()),
                     "digest": package.digest})

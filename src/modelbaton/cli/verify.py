@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -50,6 +51,7 @@ def verify(
 
     Exit code 0: verified. 1: not reproduced (the receipt says exactly what). 2: unusable
     input (nothing was verified)."""
+    _check_environment_options(env_manager, python)
     package = open_ref(ref, verify=False)
     console = err if as_json else out
     console.print(f"verifying [bold]{package.manifest.name} {package.manifest.version}[/] "
@@ -65,6 +67,27 @@ def verify(
     else:
         _summary(result)
     raise typer.Exit(result.exit_code)
+
+
+def _check_environment_options(manager: str | None, python: str | None) -> None:
+    """--env-manager and --python are checked before any package is read or room built."""
+    from ..contract.errors import BatonError
+    from ..contract.files import input_file
+    from ..verify.environments import MANAGERS
+
+    if manager is not None and manager not in MANAGERS:
+        raise BatonError(f"--env-manager '{manager}' is not one of {', '.join(MANAGERS)}",
+                         hint="uv is the fastest; local uses this interpreter, nothing built")
+    if python is None:
+        return
+    if not python.strip():
+        raise BatonError("--python is empty", hint="give a version (3.11) or an interpreter's "
+                                                   "path, or leave it out")
+    if os.sep in python or Path(python).exists():  # a path, as opposed to a version
+        path = input_file(python, "--python interpreter")
+        if not os.access(path, os.X_OK):
+            raise BatonError(f"--python {path} is not an executable program",
+                             hint="give the path of a Python interpreter, or a version")
 
 
 class RichProgress(Progress):

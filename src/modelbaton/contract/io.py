@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .errors import ManifestError
+from .files import read_text
 from .manifest import SECTION_ORDER, SUPPORTED_API_VERSIONS, Draft, Manifest
 
 M = TypeVar("M", Manifest, Draft)
@@ -47,13 +48,9 @@ def read_manifest_and_digest(path: str | Path) -> tuple[Manifest, str]:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(f"{path} does not exist",
-                            hint="run `baton init` to scaffold one") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"cannot read {path}: {exc}") from None
+    if not path.exists():
+        raise ManifestError(f"{path} does not exist", hint="run `baton init` to scaffold one")
+    return read_text(path, "manifest", error=ManifestError)
 
 
 def parse_manifest(text: str, *, source: str = MANIFEST_NAME, model: type[M] = Manifest) -> M:

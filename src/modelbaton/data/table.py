@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 
 from ..contract.errors import DataError, MissingExtraError
+from ..contract.files import atomic_output, input_file, read_text
 
 Table = dict[str, np.ndarray]
 FILE_FORMATS = (".csv", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
+OUTPUT_FORMATS = (".csv", ".parquet", ".pq", ".jsonl", ".ndjson")
 
 
 def n_rows(table: Table) -> int:
@@ -208,9 +210,7 @@ def read_table(path: str | Path, *, types: Mapping[str, str] | None = None) -> T
     Columns without a type are read as the narrowest type all their values have; text
     that is all ISO 8601 dates or times is read as datetimes.
     """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path} does not exist")
+    path = input_file(path, "data file", error=DataError)
     suffix = path.suffix.lower()
     if suffix not in FILE_FORMATS:
         raise DataError(f"{path}: unsupported file type '{suffix or path.name}'",
@@ -260,7 +260,8 @@ def _read_csv(path: Path, types: Mapping[str, str]) -> Table:
         except StopIteration:
             raise DataError(f"{path} is empty") from None
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+            raise DataError(f"{path}: not a readable CSV file ({exc})",
+                            hint="save it as UTF-8 CSV with a header line") from None
         if len(set(header)) != len(header):
             dup = next(h for h in header if header.count(h) > 1)
             raise DataError(f"{path}: column '{dup}' appears twice in the header")
@@ -274,7 +275,8 @@ def _read_csv(path: Path, types: Mapping[str, str]) -> Table:
                                     f"{len(header)} columns")
                 rows.append(row)
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+            raise DataError(f"{path}:{reader.line_num}: not a readable CSV file ({exc})",
+                            hint="save it as UTF-8 CSV with a header line") from None
     columns = list(zip(*rows)) if rows else [()] * len(header)
     return {name: _parse_text(values, types.get(name)) for name, values in zip(header, columns)}
 
@@ -332,7 +334,7 @@ def _number(text: str) -> int | float | str:
 
 
 def _read_json(path: Path) -> Table:
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "data file", error=DataError)
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
@@ -356,25 +358,24 @@ def write_table(table: Table, path: str | Path) -> None:
     """Write CSV, Parquet or JSON Lines by the file's extension, atomically."""
     path = Path(path)
     suffix = path.suffix.lower()
-    tmp = path.with_name(f".{path.name}.tmp")
-    if suffix in (".parquet", ".pq"):
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise MissingExtraError("pyarrow", "data") from None
-        pq.write_table(pa.table({k: python_values(v) for k, v in table.items()}), tmp)
-    elif suffix == ".csv":
-        with tmp.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(list(table))
-            columns = [python_values(c) for c in table.values()]
-            writer.writerows(["" if v is None else v for v in row] for row in zip(*columns))
-    elif suffix in (".jsonl", ".ndjson"):
-        with tmp.open("w", encoding="utf-8") as handle:
-            for record in to_records(table):
-                handle.write(json.dumps(record) + "\n")
-    else:
+    if suffix not in OUTPUT_FORMATS:
         raise DataError(f"{path}: unsupported output type '{suffix}'",
                         hint="use .csv, .parquet or .jsonl")
-    tmp.replace(path)
+    with atomic_output(path) as tmp:
+        if suffix in (".parquet", ".pq"):
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise MissingExtraError("pyarrow", "data") from None
+            pq.write_table(pa.table({k: python_values(v) for k, v in table.items()}), tmp)
+        elif suffix == ".csv":
+            with tmp.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(list(table))
+                columns = [python_values(c) for c in table.values()]
+                writer.writerows(["" if v is None else v for v in row] for row in zip(*columns))
+        else:
+            with tmp.open("w", encoding="utf-8") as handle:
+                for record in to_records(table):
+                    handle.write(json.dumps(record) + "\n")

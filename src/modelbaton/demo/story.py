@@ -31,7 +31,10 @@ def run_demo(workdir: Path, console: Console, run_cli: Callable[[Sequence[str]],
     # carry the traffic sent to it.
     loopback = ",".join(filter(None, [os.environ.get("no_proxy"), os.environ.get("NO_PROXY"),
                                       "127.0.0.1", "localhost"]))
+    # The demo's registry is its own embedded one: a registry, token or blob store set for
+    # the user's real work must neither break the story nor receive its versions.
     with steps.environment(BATON_HOME=str((workdir / ".baton").resolve()),
+                           BATON_REGISTRY=None, BATON_TOKEN=None, BATON_BLOBS=None,
                            NO_PROXY=loopback, no_proxy=loopback):
         _story(steps)
     console.print(f"\n[bold green]The handoff is done[/] in {time.perf_counter() - started:.0f} "
@@ -172,7 +175,7 @@ class Steps:
         return _Chdir(self.workdir)
 
     @staticmethod
-    def environment(**values: str) -> _Environ:
+    def environment(**values: str | None) -> _Environ:
         return _Environ(values)
 
 
@@ -221,12 +224,18 @@ class _Chdir:
 
 
 class _Environ:
-    def __init__(self, values: dict[str, str]):
+    """Environment variables set (None: removed) for the duration of a block."""
+
+    def __init__(self, values: dict[str, str | None]):
         self.values, self.saved = values, {}
 
     def __enter__(self) -> None:
         self.saved = {k: os.environ.get(k) for k in self.values}
-        os.environ.update(self.values)
+        for key, value in self.values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
     def __exit__(self, *exc: object) -> None:
         for key, value in self.saved.items():
@@ -241,6 +250,9 @@ class _Environ:
 
 def prepare(workdir: Path) -> None:
     """Write the project: feature code, training script, traffic script, draft, data."""
+    if workdir.exists() and not workdir.is_dir():
+        raise BatonError(f"{workdir} is a file, not a folder for the demo",
+                         hint="give an empty or new folder")
     if workdir.exists():
         if not (workdir / MARKER).exists() and any(workdir.iterdir()):
             raise BatonError(f"{workdir} exists and is not a demo folder",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..contract.errors import BatonError, FlavorError, UnsafeInputError
+from ..contract.files import input_file
 from .base import Description, Flavor, Saved
 
 _FLAVORS = {
@@ -62,8 +63,7 @@ def detect_flavor(model: Any, *, code_modules: set[str] = frozenset(),
 def read_model_file(path: Path, *, flavor: str | None = None,
                     allow_pickle: bool = False) -> Any:
     """A model file saved with its library's own format, chosen by `flavor` or suffix."""
-    if not path.is_file():
-        raise BatonError(f"model file {path} does not exist")
+    path = input_file(path, "model file")
     if flavor is None:
         flavor = next((name for name in FLAVOR_NAMES
                        if path.suffix.lower() in type(get_flavor(name)).suffixes), None)

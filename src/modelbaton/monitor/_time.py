@@ -8,15 +8,21 @@ import re
 from ..contract.errors import BatonError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+#: Longer spans are typos (and overflow a timedelta past 999999999 days).
+_LONGEST = dt.timedelta(days=36525)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 
 
 def parse_duration(text: str, *, option: str = "--window") -> dt.timedelta:
     match = _DURATION.match(text or "")
-    if not match or float(match.group(1)) <= 0:
+    seconds = float(match.group(1)) * _UNITS[match.group(2)] if match else 0.0
+    if not match or seconds <= 0:
         raise BatonError(f"{option} '{text}' is not a duration",
                          hint="use a positive number and a unit: 90s, 5m, 1h, 1d, 2w")
-    return dt.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    if seconds > _LONGEST.total_seconds():
+        raise BatonError(f"{option} '{text}' is longer than a century",
+                         hint="use a span the data can cover, e.g. 1d or 52w")
+    return dt.timedelta(seconds=seconds)
 
 
 def parse_instant(text: str, *, option: str = "--end") -> dt.datetime:

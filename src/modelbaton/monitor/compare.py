@@ -17,6 +17,8 @@ package, bound to both digests, which the registry's production gate requires.
 
 from __future__ import annotations
 
+import difflib
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,12 +71,23 @@ class Criteria:
 
 def parse_criterion(text: str) -> Criterion:
     """`roc_auc:0.005` (may be 0.005 worse) or `accuracy` (must not be worse)."""
+    from .scoring import HIGHER_IS_BETTER
+
     name, _, drop = text.partition(":")
+    name = name.strip()
+    if name not in HIGHER_IS_BETTER:
+        close = difflib.get_close_matches(name, list(HIGHER_IS_BETTER), n=1)
+        raise BatonError(f"--criterion '{text}': unknown metric '{name}'",
+                         hint=f"did you mean {close[0]}?" if close
+                         else f"metrics: {', '.join(HIGHER_IS_BETTER)}")
     try:
-        return Criterion(metric=name.strip(), max_drop=float(drop) if drop else 0.0)
+        max_drop = float(drop) if drop else 0.0
     except ValueError:
-        raise BatonError(f"--criterion '{text}' is not METRIC[:MAX_DROP]",
-                         hint="e.g. --criterion roc_auc:0.005") from None
+        max_drop = math.nan
+    if not 0 <= max_drop < math.inf:
+        raise BatonError(f"--criterion '{text}' is not METRIC[:MAX_DROP] with a MAX_DROP of "
+                         "0 or more", hint="e.g. --criterion roc_auc:0.005")
+    return Criterion(metric=name, max_drop=max_drop)
 
 
 @dataclass

@@ -8,10 +8,10 @@ bins; categorical: categories), reference in grey and current in colour.
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 from typing import Any
 
+from ..contract.files import write_text
 from .drift import DRIFT, OK, WARNING, DriftReport, FeatureDrift
 
 _COLOURS = {OK: "#2e7d32", WARNING: "#b26a00", DRIFT: "#c62828"}
@@ -70,12 +70,7 @@ def render_html(report: DriftReport) -> str:
 
 
 def write_html(report: DriftReport, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render_html(report), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, render_html(report), option="--html")
 
 
 def _table(rows: list[FeatureDrift]) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..contract.errors import DataError, MissingExtraError
+from ..contract.files import input_file
 from ..data.profile import arrow_to_numpy
 from ..data.table import read_table
 from ._time import from_micros, iso, to_micros
@@ -154,6 +155,7 @@ def open_source(path: str | Path, *, window: dt.timedelta | None = None,
             raise DataError(f"{path}: every Parquet file in it is empty")
         files = usable
     else:
+        input_file(path, "data file", error=DataError)
         if path.suffix.lower() not in (*_PARQUET, ".csv", ".jsonl", ".ndjson", ".json"):
             raise DataError(f"{path}: unsupported file type '{path.suffix or path.name}'",
                             hint="use .csv, .parquet or .jsonl, or a folder of Parquet files")

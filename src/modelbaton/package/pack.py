@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from ..contract.errors import (
     BatonError, DataError, FlavorError, ManifestError, PackageError, UnsafeInputError,
 )
+from ..contract.files import input_file, read_text
 from ..contract.io import MANIFEST_NAME, read_manifest, validation_error, write_manifest
 from ..contract.manifest import (
     TODO, BusinessContext, Contact, DataSection, Dataset, Draft, Environment, Evaluation,
@@ -102,12 +103,26 @@ def pack(
     """
     if model_input not in (None, "dataframe", "array"):
         raise BatonError(f"model_input must be 'dataframe' or 'array', not {model_input!r}")
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise BatonError(f"path must name the package folder or .baton file, not {path!r}")
+    for argument, value in (("name", name), ("version", version)):
+        if not isinstance(value, str) or not value.strip():
+            raise BatonError(f"{argument} must be a non-empty string, not {value!r}",
+                             hint='e.g. pack(model, "out/churn", name="churn", version="1.0")')
+    if parent_version is not None and (not isinstance(parent_version, str)
+                                       or not parent_version.strip()):
+        raise BatonError(f"parent_version must name the version this one replaces (e.g. "
+                         f"'churn:3'), not {parent_version!r}")
     target = Path(path)
     draft = _draft(handoff, sections, name=name, version=version, description=description)
     if target.exists() and not overwrite:
         raise PackageError(f"{target} already exists", hint="pass overwrite=True (--force) "
                            "to replace it, or choose another path")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():  # a typo in the path, not a folder to make silently
+        shown = "is not a folder" if target.parent.exists() else "does not exist"
+        raise PackageError(f"cannot pack into {target}: the folder {target.parent} {shown}",
+                           hint=f"create it first (mkdir -p {target.parent}) or choose "
+                                "another path")
     # mkdir (not mkdtemp, which is private to its owner) so the package gets the usual
     # permissions and whoever it is handed to can read it.
     stage = target.parent / f".{target.name}.staging-{secrets.token_hex(6)}"
@@ -436,9 +451,9 @@ def _environment(stage: Path, flavor: Flavor, section: ModelSection, code_dir: P
     lock = stage / LOCK_PATH
     lock.parent.mkdir(parents=True, exist_ok=True)
     if requirements is not None:
-        source = Path(requirements)
-        if not source.is_file():
-            raise PackageError(f"requirements file {source} does not exist")
+        source = input_file(requirements, "requirements file", error=PackageError)
+        read_text(source, "requirements file", error=PackageError,
+                  hint="give a text file of name==version lines")
         shutil.copyfile(source, lock)
         origin = "user"
     else:
@@ -489,9 +504,7 @@ def _looks_like_columns(mapping: Mapping[str, Any]) -> bool:
 
 def _fingerprint(name: str, data: Any, role: str) -> Dataset:
     if isinstance(data, (str, Path)):
-        path = Path(data)
-        if not path.is_file():
-            raise DataError(f"{role} data file {path} does not exist")
+        path = input_file(data, f"{role} data file", error=DataError)
         return capture.fingerprint_file(path, name=name, role=role)
     return capture.fingerprint_frame(to_table(data), name=name, role=role)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..contract.errors import BatonError, IntegrityError, MissingExtraError
+from ..contract.files import input_file, output_path, read_bytes
 from ..contract.io import MANIFEST_NAME, canonical_json
 from ..package.load import Package
 from ..package.receipts import read_receipts
@@ -99,7 +100,12 @@ def key_id_of(private_key: Any) -> str:
 def generate_key(name: str | None = None, out: Path | None = None) -> tuple[Key, Path, Path]:
     """A new key pair: private key file (0600), public key file, public key trusted."""
     ed25519, serialization = _ed25519(), _serialization()
-    name = name or current_user()
+    name = current_user() if name is None else name
+    if not name.strip() or any(c in name for c in "/\\\0") or name.startswith("."):
+        raise BatonError(f"key name '{name}' cannot name a file",
+                         hint="use letters, digits, '-' and '_', e.g. --name dana")
+    if out is not None:
+        output_path(out, "--out")
     private_path = out or keys_dir() / f"{name}.pem"
     public_path = private_path.with_suffix(".pub")
     for path in (private_path, public_path):
@@ -158,9 +164,7 @@ def _write_keyring(keys: dict[str, Key]) -> None:
 
 def load_private_key(path: Path) -> Any:
     """The signer's private key; refused when others can read the file, like ssh does."""
-    if not path.is_file():
-        raise BatonError(f"key file {path} does not exist",
-                         hint="create one with `baton keys generate`")
+    input_file(path, "key file", hint="create one with `baton keys generate`")
     mode = stat.S_IMODE(path.stat().st_mode)
     if os.name == "posix" and mode & 0o077:
         raise BatonError(f"key file {path} is readable by others (mode {mode:04o})",
@@ -176,10 +180,9 @@ def load_private_key(path: Path) -> Any:
 
 
 def _load_public(path: Path) -> Any:
-    if not path.is_file():
-        raise BatonError(f"public key file {path} does not exist")
+    data = read_bytes(path, "public key file")
     try:
-        key = _serialization().load_pem_public_key(path.read_bytes())
+        key = _serialization().load_pem_public_key(data)
     except ValueError as exc:
         raise BatonError(f"{path} is not a PEM public key: {exc}",
                          hint="give the .pub file that `baton keys generate` wrote") from None

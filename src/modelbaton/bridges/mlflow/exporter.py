@@ -78,7 +78,10 @@ def export_model(package: Package | str | Path, dest: str | Path, *, register: b
     mlflow = mlflow_module()
     if register:
         tracking_uri("--register")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not dest.parent.is_dir():  # a typo in the path, not a folder to make silently
+        raise PackageError(f"cannot export to {dest}: the folder {dest.parent} does not exist",
+                           hint=f"create it first (mkdir -p {dest.parent}) or choose another "
+                                "folder")
     stage = Path(tempfile.mkdtemp(prefix=f".{dest.name}.staging-", dir=dest.parent))
     try:
         with quiet():

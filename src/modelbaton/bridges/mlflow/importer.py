@@ -163,7 +163,9 @@ def _unchanged(src: Source, conf: dict[str, Any], path: str | Path | None,
     target = Path(path) if path else Path(f"{manifest.name}-{manifest.version}")
     if target.exists() and not overwrite:
         raise PackageError(f"{target} already exists", hint="pass --force to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():  # a typo in the path, not a folder to make silently
+        raise PackageError(f"cannot import into {target}: the folder {target.parent} does not "
+                           "exist", hint=f"create it first (mkdir -p {target.parent})")
     if target.suffix == SUFFIX:
         write_archive(package.root, target)
     else:
