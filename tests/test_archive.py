@@ -49,11 +49,8 @@ def test_same_folder_gives_the_same_bytes(tmp_path, package):
 def test_repacking_the_same_model_gives_the_same_bytes(tmp_path, iris, booster_model,
                                                        monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    folders = [tmp_path / "run1", tmp_path / "run2"]
-    for folder in folders:
-        folder.mkdir()
-    packs = [modelbaton.pack(booster_model, folder / "iris.baton", sample_input=iris[0],
-                             name="iris", version="1") for folder in folders]
+    packs = [modelbaton.pack(booster_model, tmp_path / f"run{i}" / "iris.baton",
+                             sample_input=iris[0], name="iris", version="1") for i in (1, 2)]
     assert packs[0].read_bytes() == packs[1].read_bytes()
     manifest = modelbaton.open_package(packs[0]).manifest
     assert manifest.lineage.created_at.isoformat() == "2023-11-14T22:13:20+00:00"

@@ -367,10 +367,11 @@ BAD_INPUT = [
      ["key file", "is a folder, not a file"], None),
     ("drift-current-binary", ["drift", "{pkg}", "{garbage}"],
      ["garbage.csv: not a readable CSV file"], None),
-    # Outputs into a folder that does not exist, or onto a folder: nothing is written.
-    ("pack-out-missing-folder", ["pack", "{model}", "--sample", "{csv}", "--out",
-                                 "{tmp}/no/pkg", "--name", "a", "--version", "1"],
-     ["cannot pack into", "no/pkg: the folder", "does not exist", "mkdir -p"], "no"),
+    # Outputs into a folder that does not exist, or onto a folder: nothing is written
+    # (a package's missing folders are made, as `mkdir -p`; a file in their way is not).
+    ("pack-out-under-a-file", ["pack", "{model}", "--sample", "{csv}", "--out",
+                               "{csv}/pkg", "--name", "a", "--version", "1"],
+     ["cannot pack into", "good.csv is a file, not a folder"], None),
     ("predict-output-missing-folder", ["predict", "{pkg}", "--input", "{csv}", "--output",
                                        "{tmp}/no/out.csv"],
      ["--output", "no/out.csv: the folder", "does not exist"], "no"),
@@ -397,8 +398,8 @@ BAD_INPUT = [
      ["key name '../../k' cannot name a file"], None),
     ("keys-empty-name", ["keys", "generate", "--name", "", "--out", "{tmp}/k.pem"],
      ["key name '' cannot name a file"], "k.pem"),
-    ("export-missing-folder", ["export", "mlflow", "{pkg}", "{tmp}/no/model"],
-     ["cannot export to", "does not exist"], "no"),
+    ("export-under-a-file", ["export", "mlflow", "{pkg}", "{csv}/deeper/model"],
+     ["cannot export to", "good.csv is a file, not a folder"], None),
     # Numbers: empty, zero, negative, NaN, infinite, absurd.
     ("bench-duration-nan", ["bench", "{pkg}", "--duration", "nan", "--no-write"],
      ["--duration nan must be more than 0"], None),
@@ -495,9 +496,8 @@ def test_an_atomic_output_is_whole_or_absent(tmp_path):
     ({"name": ""}, "name must be a non-empty string, not ''"),
     ({"path": None}, "path must name the package folder or .baton file, not None"),
     ({"parent_version": " "}, "parent_version must name the version this one replaces"),
-    ({"path": "no/such/folder/pkg"}, "the folder no/such/folder does not exist"),
     ({"requirements": "no-such.lock"}, "requirements file no-such.lock does not exist"),
-], ids=["version-none", "name-empty", "path-none", "parent-version-blank", "missing-folder",
+], ids=["version-none", "name-empty", "path-none", "parent-version-blank",
         "missing-requirements"])
 def test_pack_api_arguments(packed, iris, tmp_path, monkeypatch, kwargs, fragment):
     monkeypatch.chdir(tmp_path)
@@ -507,3 +507,15 @@ def test_pack_api_arguments(packed, iris, tmp_path, monkeypatch, kwargs, fragmen
         modelbaton.pack(packed[1], **arguments)
     assert fragment in str(info.value) and "\n" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pack_makes_the_missing_folders_of_its_path_but_not_through_a_file(packed, iris,
+                                                                            tmp_path):
+    made = modelbaton.pack(packed[1], tmp_path / "out" / "2026" / "iris", sample_input=iris[0],
+                           name="iris", version="1")
+    assert (made / "baton.yaml").is_file()
+    (tmp_path / "notes.txt").write_text("a file where a folder would go\n")
+    with pytest.raises(modelbaton.BatonError, match="notes.txt is a file, not a folder"):
+        modelbaton.pack(packed[1], tmp_path / "notes.txt" / "iris", sample_input=iris[0],
+                        name="iris", version="1")
+    assert (tmp_path / "notes.txt").read_text() == "a file where a folder would go\n"

@@ -48,7 +48,6 @@ def lineage(path):
 
 def test_git_commit_branch_and_dirty_flag(repo, model, iris):
     X, _ = iris
-    (repo / "out").mkdir()
     clean = lineage(modelbaton.pack(model, repo / "out" / "a", sample_input=X, name="i",
                                     version="1"))
     assert clean.git_commit == git(repo, "rev-parse", "HEAD") and len(clean.git_commit) == 40

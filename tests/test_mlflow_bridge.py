@@ -219,7 +219,6 @@ def test_native_flavors_import_to_safe_formats_and_predict_the_same(
 def test_python_function_models_run_through_mlflow(tmp_path, cli, models, iris):
     X, _ = iris
     # A model from code is code, not a pickle.
-    (tmp_path / "code").mkdir()
     path = imported(tmp_path / "code", models["from-code"][0])
     manifest = read_manifest(path / "baton.yaml")
     assert (manifest.model.flavor, manifest.model.allow_pickle) == ("mlflow", False)

@@ -4,7 +4,8 @@ Reading: a path that is missing, a folder, unreadable or not text in the expecte
 is one line naming the file, never an OSError's traceback. Writing: the output appears
 whole or not at all (a temporary file in the same folder, then an atomic rename), and a
 missing parent folder is an error that names it rather than a folder silently created
-from a typo.
+from a typo. A package is different: like `mlflow.*.save_model`, packing into
+`out/churn-2` makes `out/` when it is missing.
 """
 
 from __future__ import annotations
@@ -71,6 +72,23 @@ def output_path(path: str | Path, option: str = "--output") -> Path:
         raise BatonError(f"{option} {path}: the folder {parent} is not writable",
                          hint=f"choose another {option}")
     return path
+
+
+def package_parent(target: Path, action: str, *,
+                   error: type[BatonError] = BatonError) -> Path:
+    """Make the folder that will hold the package `target` (as `mkdir -p`); a file in the
+    way, or a folder that cannot be made, is one line naming it."""
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(p for p in (parent, *parent.parents) if p.exists())
+        raise error(f"cannot {action} {target}: {blocker} is a file, not a folder",
+                    hint="choose another path") from None
+    except OSError as exc:
+        raise error(f"cannot {action} {target}: cannot create {parent}: "
+                    f"{exc.strerror or exc}", hint="choose another path") from None
+    return parent
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from ..contract.errors import (
     BatonError, DataError, FlavorError, ManifestError, PackageError, UnsafeInputError,
 )
-from ..contract.files import input_file, read_text
+from ..contract.files import input_file, package_parent, read_text
 from ..contract.io import MANIFEST_NAME, read_manifest, validation_error, write_manifest
 from ..contract.manifest import (
     TODO, BusinessContext, Contact, DataSection, Dataset, Draft, Environment, Evaluation,
@@ -118,11 +118,7 @@ def pack(
     if target.exists() and not overwrite:
         raise PackageError(f"{target} already exists", hint="pass overwrite=True (--force) "
                            "to replace it, or choose another path")
-    if not target.parent.is_dir():  # a typo in the path, not a folder to make silently
-        shown = "is not a folder" if target.parent.exists() else "does not exist"
-        raise PackageError(f"cannot pack into {target}: the folder {target.parent} {shown}",
-                           hint=f"create it first (mkdir -p {target.parent}) or choose "
-                                "another path")
+    package_parent(target, "pack into", error=PackageError)
     # mkdir (not mkdtemp, which is private to its owner) so the package gets the usual
     # permissions and whoever it is handed to can read it.
     stage = target.parent / f".{target.name}.staging-{secrets.token_hex(6)}"

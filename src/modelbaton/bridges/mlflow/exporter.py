@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ...contract.errors import FlavorError, PackageError, UnsafeInputError
+from ...contract.files import package_parent
 from ...contract.manifest import FieldSpec, Manifest, is_todo
 from ...data.schema import conform
 from ...data.table import to_frame, to_table
@@ -78,10 +79,7 @@ def export_model(package: Package | str | Path, dest: str | Path, *, register: b
     mlflow = mlflow_module()
     if register:
         tracking_uri("--register")
-    if not dest.parent.is_dir():  # a typo in the path, not a folder to make silently
-        raise PackageError(f"cannot export to {dest}: the folder {dest.parent} does not exist",
-                           hint=f"create it first (mkdir -p {dest.parent}) or choose another "
-                                "folder")
+    package_parent(dest, "export to", error=PackageError)
     stage = Path(tempfile.mkdtemp(prefix=f".{dest.name}.staging-", dir=dest.parent))
     try:
         with quiet():

@@ -40,6 +40,7 @@ from packaging.utils import canonicalize_name
 from ...contract.errors import (
     BatonError, DataError, FlavorError, MissingExtraError, PackageError, UnsafeInputError,
 )
+from ...contract.files import package_parent
 from ...contract.io import read_manifest
 from ...contract.manifest import TODO, Draft, FieldSpec, Lineage
 from ...data.schema import conform, infer_fields
@@ -163,9 +164,7 @@ def _unchanged(src: Source, conf: dict[str, Any], path: str | Path | None,
     target = Path(path) if path else Path(f"{manifest.name}-{manifest.version}")
     if target.exists() and not overwrite:
         raise PackageError(f"{target} already exists", hint="pass --force to replace it")
-    if not target.parent.is_dir():  # a typo in the path, not a folder to make silently
-        raise PackageError(f"cannot import into {target}: the folder {target.parent} does not "
-                           "exist", hint=f"create it first (mkdir -p {target.parent})")
+    package_parent(target, "import into", error=PackageError)
     if target.suffix == SUFFIX:
         write_archive(package.root, target)
     else:
