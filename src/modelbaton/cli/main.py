@@ -9,7 +9,11 @@ from collections.abc import Sequence
 import typer
 from rich.markup import escape
 from typer import Abort
-from typer._click.exceptions import NoArgsIsHelpError, UsageError  # Typer vendors Click
+
+try:  # recent Typer vendors its own Click; older ones use the click distribution
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - depends on the installed Typer
+    from click.exceptions import NoArgsIsHelpError, UsageError
 
 from ..contract.errors import BatonError
 from . import bench, bridge, check, demo, diff, monitor, package, registry, report, serve, verify
