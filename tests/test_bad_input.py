@@ -519,3 +519,12 @@ def test_pack_makes_the_missing_folders_of_its_path_but_not_through_a_file(packe
         modelbaton.pack(packed[1], tmp_path / "notes.txt" / "iris", sample_input=iris[0],
                         name="iris", version="1")
     assert (tmp_path / "notes.txt").read_text() == "a file where a folder would go\n"
+
+
+def test_signing_with_the_public_key_names_the_private_one(cli, packed, tmp_path):
+    assert cli("keys", "generate", "--name", "dana", "--out", tmp_path / "dana.pem").code == 0
+    public = tmp_path / "dana.pub"  # mode 0644, as written: the kind of key is the news
+    before = sorted(packed[0].rglob("*"))
+    assert_error(cli("sign", packed[0], "--key", public), "dana.pub is a public key",
+                 "dana.pem")
+    assert sorted(packed[0].rglob("*")) == before  # no signature receipt written

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..contract.errors import BatonError, IntegrityError, MissingExtraError
-from ..contract.files import input_file, output_path, read_bytes
+from ..contract.files import output_path, read_bytes
 from ..contract.io import MANIFEST_NAME, canonical_json
 from ..package.load import Package
 from ..package.receipts import read_receipts
@@ -164,13 +164,17 @@ def _write_keyring(keys: dict[str, Key]) -> None:
 
 def load_private_key(path: Path) -> Any:
     """The signer's private key; refused when others can read the file, like ssh does."""
-    input_file(path, "key file", hint="create one with `baton keys generate`")
+    data = read_bytes(path, "key file", hint="create one with `baton keys generate`")
+    if b"-----BEGIN PUBLIC KEY-----" in data:  # the .pub beside it, a common slip
+        raise BatonError(f"{path} is a public key; signing needs the private key",
+                         hint=f"give {path.with_suffix('.pem')} (what `baton keys generate` "
+                              "wrote beside it)")
     mode = stat.S_IMODE(path.stat().st_mode)
     if os.name == "posix" and mode & 0o077:
         raise BatonError(f"key file {path} is readable by others (mode {mode:04o})",
                          hint=f"chmod 600 {path}")
     try:
-        key = _serialization().load_pem_private_key(path.read_bytes(), password=None)
+        key = _serialization().load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         raise BatonError(f"{path} is not an unencrypted PEM private key: {exc}") from None
     if not isinstance(key, _ed25519().Ed25519PrivateKey):
