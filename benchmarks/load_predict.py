@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -20,6 +21,10 @@ import time
 from pathlib import Path
 
 WORK = Path(__file__).resolve().parent / ".work" / "load_predict"
+# Both sides start from cached bytecode, as an installed wheel does: with
+# PYTHONDONTWRITEBYTECODE set, an editable install would compile Baton's own modules in
+# every process (about 0.5 s) while the libraries' bytecode was compiled at install.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 BASELINE = """
 import sys, time
@@ -72,7 +77,7 @@ def run(script: str, *args: str) -> tuple[float, float, float]:
     cpu = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", script, *args], check=True,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=CHILD_ENV)
     wall = time.perf_counter() - start
     return wall, _children_cpu() - cpu, float(done.stdout.strip().splitlines()[-1])
 
