@@ -70,9 +70,17 @@ def main() -> None:
                           f"{url}/predict"], capture_output=True, text=True, check=True).stdout
     done.set()
     result = parse_wrk(out)
-    metrics = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
-    answered = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if
-                   line.startswith('baton_requests_total{endpoint="/predict",status="200"}'))
+    # wrk stops with requests still in flight; the server finishes them after it exits.
+    # Read the counters once they stop moving, so they include those requests too.
+    answered, metrics = -1.0, ""
+    for _ in range(40):
+        time.sleep(0.5)
+        metrics = urllib.request.urlopen(f"{url}/metrics", timeout=10).read().decode()
+        count = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if
+                    line.startswith('baton_requests_total{endpoint="/predict",status="200"}'))
+        if count == answered:
+            break
+        answered = count
     dropped = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
                   if line.startswith("baton_prediction_log_dropped_records_total"))
     server.send_signal(signal.SIGTERM)
