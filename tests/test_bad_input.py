@@ -426,7 +426,7 @@ BAD_INPUT = [
     ("monitor-runs-negative", ["monitor", "{pkg}", "{dir}", "--runs", "-3"],
      ["--runs -3 must be at least 1"], None),
     ("monitor-port-out-of-range", ["monitor", "{pkg}", "{dir}", "--port", "99999"],
-     ["--port 99999 is not a TCP port"], None),
+     ["--port 99999 is out of range"], None),
     ("monitor-webhook-not-http", ["monitor", "{pkg}", "{dir}", "--webhook", "ftp://x/y"],
      ["--webhook 'ftp://x/y' is not an http(s) URL"], None),
     ("monitor-webhook-empty-secret-env", ["monitor", "{pkg}", "{dir}", "--webhook",

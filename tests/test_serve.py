@@ -435,7 +435,7 @@ def test_unwritable_log_dir_is_refused_before_serving(churn, tmp_path, cli):
 @pytest.mark.parametrize("args, message", [
     (["--max-batch-size", "0"], "--max-batch-size must be positive"),
     (["--max-body-mb", "0"], "--max-body-mb must be positive"),
-    (["--port", "70000"], "--port must be between"),
+    (["--port", "70000"], "--port 70000 is out of range"),
     (["--max-latency-ms", "-1"], "--max-latency-ms must be 0 or more"),
 ])
 def test_bad_serve_options_are_one_line_errors(churn, cli, args, message):

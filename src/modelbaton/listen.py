@@ -20,9 +20,7 @@ _FREE_PORT_HINT = "pick another with --port, or --port 0 for a free one"
 
 def listen(host: str, port: int, *, backlog: int = BACKLOG) -> socket.socket:
     """A socket bound to `host:port` and listening; BatonError naming --host or --port."""
-    if not 0 <= port <= 65535:
-        raise BatonError(f"--port {port} is out of range", hint="give 0 to 65535 (0 picks a "
-                                                                 "free port)")
+    check_port(port)
     if not host or any(c.isspace() or not c.isprintable() for c in host):
         raise BatonError(f"--host {host!r} is not a host name or address",
                          hint="e.g. 127.0.0.1, 0.0.0.0 for all interfaces, or ::1")
@@ -47,6 +45,14 @@ def listen(host: str, port: int, *, backlog: int = BACKLOG) -> socket.socket:
         raise _bind_error(host, port, exc) from None
     sock.set_inheritable(True)  # worker processes serve on it
     return sock
+
+
+def check_port(port: int, option: str = "--port") -> int:
+    """A TCP port number, 0 meaning any free one."""
+    if not 0 <= port <= 65535:
+        raise BatonError(f"{option} {port} is out of range", hint="give 0 to 65535 (0 picks "
+                                                                  "a free port)")
+    return port
 
 
 def _bind_error(host: str, port: int, exc: OSError) -> BatonError:

@@ -11,6 +11,7 @@ from rich.table import Table as RichTable
 
 from ..contract.errors import BatonError
 from ..contract.files import output_path, write_text
+from ..listen import check_port
 from ._common import err, keep_receipt, open_ref, out, print_json
 
 
@@ -220,9 +221,7 @@ def monitor(
     span = parse_duration(window)
     if runs is not None and runs < 1:
         raise BatonError(f"--runs {runs} must be at least 1")
-    if not 0 <= port <= 65535:
-        raise BatonError(f"--port {port} is not a TCP port", hint="use 0 to 65535 (0: any "
-                                                                   "free port)")
+    check_port(port)
     secret = None
     if webhook is not None:
         alerts.check_url(webhook)

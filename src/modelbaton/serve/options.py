@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..contract.errors import BatonError
+from ..listen import check_port
 
 #: A batch that waits longer than this for company is a configuration mistake, not a tuning.
 MAX_LATENCY_MS = 10_000.0
@@ -56,8 +57,7 @@ class ServeOptions:
             raise BatonError(f"--max-latency-ms must be 0 or more and at most "
                              f"{MAX_LATENCY_MS:g}, got {self.max_latency_ms:g}",
                              hint="it is how long a batch may wait for more requests")
-        if not 0 <= self.port <= 65535:
-            raise BatonError(f"--port must be between 0 and 65535, got {self.port}")
+        check_port(self.port)
 
     @staticmethod
     def megabytes(flag: str, value: float) -> int:
